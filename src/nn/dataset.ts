@@ -1,0 +1,36 @@
+/**
+ * The in-memory form of a labelled image set, shared by `src/data` (which
+ * fills it) and the trainer (which reads it).
+ *
+ * @module
+ */
+
+/** n images of `shape` (e.g. [1, 28, 28]), row-major, 0 = background … 1 = ink. */
+export interface Dataset {
+  /** n × size pixel values in [0, 1]. */
+  images: Float32Array;
+  /** The digit of each image, [n]. */
+  labels: Uint8Array;
+  /** n */
+  count: number;
+  /** The shape of one image. */
+  shape: number[];
+}
+
+/** The values in one image of `data`. */
+export function imageSize(data: Dataset): number {
+  return data.shape.reduce((s, d) => s * d, 1);
+}
+
+/** The examples at `indices`, copied into a new dataset. */
+export function subset(data: Dataset, indices: ArrayLike<number>): Dataset {
+  const size = imageSize(data);
+  const images = new Float32Array(indices.length * size);
+  const labels = new Uint8Array(indices.length);
+  for (let k = 0; k < indices.length; k++) {
+    const i = indices[k];
+    images.set(data.images.subarray(i * size, (i + 1) * size), k * size);
+    labels[k] = data.labels[i];
+  }
+  return { images, labels, count: indices.length, shape: [...data.shape] };
+}

@@ -1,0 +1,123 @@
+/**
+ * The fully connected layer of the seed notebook, forward and backward side by
+ * side.
+ *
+ * Forward, for each example:   z = x · w + b,   a = σ(z)
+ *
+ * Backward, the chain rule as 3Blue1Brown writes it. Given dC/da from above:
+ *
+ *   dC/dz = dC/da · da/dz                  (the notebook's `dz4 = dC_da4 * da4_dz4`)
+ *   dC/dw = dC/dz · dz/dw = x · dC/dz      (`dw4 = dz4 · a3ᵀ`)
+ *   dC/db = dC/dz · dz/db = dC/dz · 1      (`db4 = Σ dz4`)
+ *   dC/dx = dC/dz · dz/dx = w · dC/dz      (`dC_da3 = w4ᵀ · dz4`, summed over all paths j)
+ *
+ * The notebook multiplies dw and db by 1/n here; we put the 1/n of the mean
+ * cost into dC/da instead (see cost.ts), which gives the same numbers.
+ *
+ * @module
+ */
+
+import { activate, type Activation, activationBackward } from "./activation.ts";
+import {
+  denseBackwardInput,
+  denseBackwardParams,
+  denseForward,
+} from "./kernels.ts";
+import {
+  ensureCapacity,
+  type Layer,
+  type LayerSpec,
+  shapeSize,
+} from "./layer.ts";
+
+/** A dense layer: `units` outputs, each connected to every input. */
+export class DenseLayer implements Layer {
+  readonly spec: LayerSpec;
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
+  readonly params: Float64Array[];
+  readonly grads: Float64Array[];
+  readonly decays = [true, false];
+  readonly fanIn: number;
+  readonly fanOut: number;
+  /** Weights, [nIn × nOut] row-major. */
+  readonly w: Float64Array;
+  /** Biases, [nOut]. */
+  readonly b: Float64Array;
+  readonly nIn: number;
+  readonly nOut: number;
+  readonly activation: Activation;
+  #x: Float64Array = new Float64Array(0);
+  #z: Float64Array = new Float64Array(0);
+  #a: Float64Array = new Float64Array(0);
+  #dz: Float64Array = new Float64Array(0);
+  #dx: Float64Array = new Float64Array(0);
+
+  /** Creates the layer with zero weights; see init.ts for initialisation. */
+  constructor(
+    inputShape: readonly number[],
+    units: number,
+    activation: Activation,
+  ) {
+    this.nIn = shapeSize(inputShape);
+    this.nOut = units;
+    this.activation = activation;
+    this.fanIn = this.nIn;
+    this.fanOut = units;
+    this.spec = { type: "dense", units, activation };
+    this.inputShape = [this.nIn];
+    this.outputShape = [units];
+    this.w = new Float64Array(this.nIn * units);
+    this.b = new Float64Array(units);
+    this.params = [this.w, this.b];
+    this.grads = [new Float64Array(this.w.length), new Float64Array(units)];
+  }
+
+  forward(x: Float64Array, n: number): Float64Array {
+    const size = n * this.nOut;
+    this.#z = ensureCapacity(this.#z, size);
+    this.#a = ensureCapacity(this.#a, size);
+    this.#x = x; // kept for dC/dw = x · dC/dz
+    denseForward(this.#z, x, this.w, this.b, n, this.nIn, this.nOut);
+    activate(this.#a, this.#z, this.activation, n, this.nOut);
+    return this.#a;
+  }
+
+  backward(
+    dA: Float64Array,
+    n: number,
+    needInput: boolean,
+    isPreActivation: boolean,
+  ): Float64Array {
+    let dz = dA;
+    if (!isPreActivation) {
+      // dC/dz = dC/da · da/dz
+      this.#dz = ensureCapacity(this.#dz, n * this.nOut);
+      dz = this.#dz;
+      activationBackward(
+        dz,
+        dA,
+        this.#z,
+        this.#a,
+        this.activation,
+        n,
+        this.nOut,
+      );
+    }
+    // dC/dw = x · dC/dz and dC/db = dC/dz, accumulated over the batch
+    denseBackwardParams(
+      this.grads[0],
+      this.grads[1],
+      this.#x,
+      dz,
+      n,
+      this.nIn,
+      this.nOut,
+    );
+    if (!needInput) return this.#dx.subarray(0, 0);
+    // dC/dx = w · dC/dz: how the cost changes with each input, summed over all outputs j
+    this.#dx = ensureCapacity(this.#dx, n * this.nIn);
+    denseBackwardInput(this.#dx, dz, this.w, n, this.nIn, this.nOut);
+    return this.#dx;
+  }
+}
