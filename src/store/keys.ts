@@ -1,0 +1,48 @@
+/**
+ * Every Deno KV key Ziffer uses, built here and nowhere else.
+ *
+ *   ["model_meta", id]            StoredModelMeta  — written last: a model is complete once this exists
+ *   ["model_chunk", id, i]        Uint8Array       — bytes i·CHUNK … of the model file (< 64 KiB each)
+ *   ["active_model"]              ActivePointer    — which model predictions use
+ *   ["training_lease"]            Lease            — who may train now (expires if its holder dies)
+ *   ["training_job", jobId]       JobRecord        — progress and result of a training run
+ *   ["checkpoint", jobId, "meta"] / ["checkpoint", jobId, "chunk", i] — resumable trainer state
+ *
+ * @module
+ */
+
+/** A key tuple as Deno KV takes it. */
+export type Key = Deno.KvKey;
+
+/** Keys of models, pointers, leases and jobs. */
+export const keys = {
+  /** Prefix of all model metadata records (for listing). */
+  modelMetaPrefix: (): Key => ["model_meta"],
+  /** The metadata record of one model. */
+  modelMeta: (id: string): Key => ["model_meta", id],
+  /** Prefix of one model's byte chunks. */
+  modelChunkPrefix: (id: string): Key => ["model_chunk", id],
+  /** Chunk `index` of one model's file. */
+  modelChunk: (id: string, index: number): Key => ["model_chunk", id, index],
+  /** Prefix of every model's chunks (to find orphans). */
+  allModelChunks: (): Key => ["model_chunk"],
+  /** The active-model pointer. */
+  activeModel: (): Key => ["active_model"],
+  /** The training lease. */
+  trainingLease: (): Key => ["training_lease"],
+  /** Prefix of all training jobs. */
+  trainingJobPrefix: (): Key => ["training_job"],
+  /** One training job. */
+  trainingJob: (jobId: string): Key => ["training_job", jobId],
+  /** A checkpoint's metadata. */
+  checkpointMeta: (jobId: string): Key => ["checkpoint", jobId, "meta"],
+  /** Prefix of a checkpoint's chunks. */
+  checkpointChunkPrefix: (jobId: string): Key => ["checkpoint", jobId, "chunk"],
+  /** Chunk `index` of a checkpoint. */
+  checkpointChunk: (
+    jobId: string,
+    index: number,
+  ): Key => ["checkpoint", jobId, "chunk", index],
+  /** Prefix of everything of one checkpoint. */
+  checkpointPrefix: (jobId: string): Key => ["checkpoint", jobId],
+} as const;

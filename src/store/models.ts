@@ -1,0 +1,301 @@
+/**
+ * Models in Deno KV: save (chunked, immutable), activate (one atomic pointer
+ * switch), load, list, delete, and watch the active pointer.
+ *
+ * Saving writes the chunks first and the metadata record last, in its own
+ * atomic commit that checks the id is new; activation is a separate atomic
+ * step that checks the model's record exists. So a reader that follows the
+ * pointer always finds a complete model, and a writer killed at any moment
+ * leaves at worst orphan chunks (see {@link removeOrphanChunks}), never a
+ * half model.
+ *
+ * @module
+ */
+
+import { crc32 } from "../nn/crc32.ts";
+import {
+  decodeModel,
+  encodeModel,
+  infoOf,
+  type Model,
+  type ModelInfo,
+} from "../nn/model_file.ts";
+import { deletePrefix, readChunks, writeChunks } from "./chunks.ts";
+import { ConflictError, NotFoundError } from "./errors.ts";
+import { keys } from "./keys.ts";
+
+/** What KV holds about a stored model (its metadata record). */
+export interface StoredModelMeta {
+  info: ModelInfo;
+  /** Length of the model file in bytes. */
+  byteLength: number;
+  chunkCount: number;
+  /** CRC-32 of the whole model file. */
+  checksum: number;
+  /** ISO time the model was stored. */
+  savedAt: string;
+}
+
+/** The active-model pointer. */
+export interface ActivePointer {
+  id: string;
+  activatedAt: string;
+}
+
+/** A loaded model with its file bytes and stored metadata. */
+export interface LoadedModel {
+  model: Model;
+  bytes: Uint8Array;
+  meta: StoredModelMeta;
+}
+
+const ID_PATTERN = /^[a-z0-9-]{1,64}$/;
+
+/**
+ * A new model id that sorts by creation time: `m-<ms since epoch, base 36>-<random>`.
+ */
+export function newModelId(now = Date.now()): string {
+  const random = crypto.getRandomValues(new Uint8Array(4));
+  return `m-${now.toString(36).padStart(9, "0")}-${
+    [...random].map((b) => b.toString(16).padStart(2, "0")).join("")
+  }`;
+}
+
+/** Throws a RangeError unless `id` looks like a model id (so keys stay well-formed). */
+export function checkModelId(id: string): void {
+  if (typeof id !== "string" || !ID_PATTERN.test(id)) {
+    throw new RangeError(
+      `Cannot use the model id as it must be 1–64 characters of a–z, 0–9 and "-": got ${
+        JSON.stringify(id)
+      }`,
+    );
+  }
+}
+
+/**
+ * Stores a model under its id. Refuses (ConflictError) when the id exists:
+ * stored models are immutable.
+ */
+export async function saveModel(
+  kv: Deno.Kv,
+  model: Model,
+): Promise<StoredModelMeta> {
+  checkModelId(model.id);
+  const bytes = encodeModel(model);
+  return await saveModelBytes(kv, bytes);
+}
+
+/**
+ * Stores an encoded model file after decoding it (which checks magic,
+ * version, checksum and architecture). Returns the stored metadata.
+ */
+export async function saveModelBytes(
+  kv: Deno.Kv,
+  bytes: Uint8Array,
+): Promise<StoredModelMeta> {
+  const model = decodeModel(bytes);
+  checkModelId(model.id);
+  const metaKey = keys.modelMeta(model.id);
+  if ((await kv.get(metaKey)).value !== null) {
+    throw new ConflictError(
+      `Cannot store model ${model.id} as a model with that id exists`,
+    );
+  }
+  const chunkCount = await writeChunks(
+    kv,
+    bytes,
+    (i) => keys.modelChunk(model.id, i),
+  );
+  const meta: StoredModelMeta = {
+    info: infoOf(model),
+    byteLength: bytes.length,
+    chunkCount,
+    checksum: crc32(bytes),
+    savedAt: new Date().toISOString(),
+  };
+  const result = await kv.atomic().check({ key: metaKey, versionstamp: null })
+    .set(metaKey, meta)
+    .commit();
+  if (!result.ok) {
+    throw new ConflictError(
+      `Cannot store model ${model.id} as a model with that id exists`,
+    );
+  }
+  return meta;
+}
+
+/** The metadata of one model, or null. */
+export async function getModelMeta(
+  kv: Deno.Kv,
+  id: string,
+): Promise<StoredModelMeta | null> {
+  checkModelId(id);
+  return (await kv.get<StoredModelMeta>(keys.modelMeta(id))).value;
+}
+
+/** Loads and verifies a stored model; NotFoundError when there is none with that id. */
+export async function loadModel(kv: Deno.Kv, id: string): Promise<LoadedModel> {
+  const meta = await getModelMeta(kv, id);
+  if (!meta) {
+    throw new NotFoundError(
+      `Cannot load model ${id} as no such model is stored`,
+    );
+  }
+  const bytes = await readChunks(
+    kv,
+    meta.chunkCount,
+    meta.byteLength,
+    (i) => keys.modelChunk(id, i),
+  );
+  const checksum = crc32(bytes);
+  if (checksum !== meta.checksum) {
+    throw new SyntaxError(
+      `Cannot load model ${id} as its bytes do not match the stored checksum: got ${checksum}, expected ${meta.checksum}`,
+    );
+  }
+  return { model: decodeModel(bytes), bytes, meta };
+}
+
+/** The active-model pointer, or null when no model has been activated. */
+export async function getActivePointer(
+  kv: Deno.Kv,
+): Promise<ActivePointer | null> {
+  return (await kv.get<ActivePointer>(keys.activeModel())).value;
+}
+
+/** Loads the active model, or returns null when there is none. */
+export async function loadActiveModel(
+  kv: Deno.Kv,
+): Promise<LoadedModel | null> {
+  const pointer = await getActivePointer(kv);
+  return pointer ? await loadModel(kv, pointer.id) : null;
+}
+
+/**
+ * Makes model `id` the active one in one atomic step that checks the model's
+ * record still exists (so a concurrent delete cannot leave a dangling pointer).
+ */
+export async function activateModel(
+  kv: Deno.Kv,
+  id: string,
+): Promise<ActivePointer> {
+  checkModelId(id);
+  const metaKey = keys.modelMeta(id);
+  const meta = await kv.get<StoredModelMeta>(metaKey);
+  if (meta.value === null) {
+    throw new NotFoundError(
+      `Cannot activate model ${id} as no such model is stored`,
+    );
+  }
+  const pointer: ActivePointer = { id, activatedAt: new Date().toISOString() };
+  const result = await kv.atomic().check(meta).set(keys.activeModel(), pointer)
+    .commit();
+  if (!result.ok) {
+    throw new ConflictError(
+      `Cannot activate model ${id} as it changed while activating`,
+    );
+  }
+  return pointer;
+}
+
+/** Metadata of every stored model, newest first. */
+export async function listModels(kv: Deno.Kv): Promise<StoredModelMeta[]> {
+  const out: StoredModelMeta[] = [];
+  for await (
+    const entry of kv.list<StoredModelMeta>(
+      { prefix: keys.modelMetaPrefix() },
+      { reverse: true },
+    )
+  ) {
+    out.push(entry.value);
+  }
+  return out;
+}
+
+/**
+ * Deletes a stored model. Refuses (ConflictError) to delete the active model;
+ * activate another one first.
+ */
+export async function deleteModel(kv: Deno.Kv, id: string): Promise<void> {
+  checkModelId(id);
+  const metaKey = keys.modelMeta(id);
+  const [meta, active] = await kv.getMany<[StoredModelMeta, ActivePointer]>([
+    metaKey,
+    keys.activeModel(),
+  ]);
+  if (meta.value === null) {
+    throw new NotFoundError(
+      `Cannot delete model ${id} as no such model is stored`,
+    );
+  }
+  if (active.value?.id === id) {
+    throw new ConflictError(
+      `Cannot delete model ${id} as it is the active model: activate another one first`,
+    );
+  }
+  // The record goes first (checked against a concurrent activation), then the chunks.
+  const result = await kv.atomic().check(meta).check(active).delete(metaKey)
+    .commit();
+  if (!result.ok) {
+    throw new ConflictError(
+      `Cannot delete model ${id} as it changed while deleting`,
+    );
+  }
+  await deletePrefix(kv, keys.modelChunkPrefix(id));
+}
+
+/**
+ * Deletes chunks that no metadata record points at (left by a writer that
+ * died before finishing). Returns the ids whose chunks were removed.
+ * `olderThanMs` protects saves still in progress: ids created more recently
+ * are left alone.
+ */
+export async function removeOrphanChunks(
+  kv: Deno.Kv,
+  { olderThanMs = 10 * 60_000, now = Date.now() } = {},
+): Promise<string[]> {
+  const seen = new Set<string>();
+  for await (const entry of kv.list({ prefix: keys.allModelChunks() })) {
+    seen.add(String(entry.key[1]));
+  }
+  const removed: string[] = [];
+  for (const id of seen) {
+    if (!ID_PATTERN.test(id)) continue;
+    const created = parseInt(id.split("-")[1] ?? "", 36);
+    if (Number.isFinite(created) && now - created < olderThanMs) continue;
+    if ((await kv.get(keys.modelMeta(id))).value === null) {
+      await deletePrefix(kv, keys.modelChunkPrefix(id));
+      removed.push(id);
+    }
+  }
+  return removed;
+}
+
+/**
+ * Calls `onChange` with the active pointer now and whenever it changes
+ * (in this process or any other sharing the KV). Returns a function that stops
+ * watching.
+ */
+export function watchActivePointer(
+  kv: Deno.Kv,
+  onChange: (pointer: ActivePointer | null) => void,
+): () => void {
+  const stream = kv.watch<[ActivePointer]>([keys.activeModel()]);
+  const reader = stream.getReader();
+  let stopped = false;
+  (async () => {
+    try {
+      while (!stopped) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        onChange(value[0].value);
+      }
+    } catch {
+      // The KV was closed: nothing more to watch.
+    }
+  })();
+  return () => {
+    stopped = true;
+    reader.cancel().catch(() => {});
+  };
+}
