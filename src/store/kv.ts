@@ -35,11 +35,13 @@ export function resolveKvPath(
  */
 export async function openKv(path: string | undefined): Promise<Deno.Kv> {
   const isUrl = path !== undefined && /^https?:\/\//.test(path);
-  if (path !== undefined && !isUrl && path !== ":memory:") {
-    const slash = path.lastIndexOf("/");
-    if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
-  }
   try {
+    if (path !== undefined && !isUrl && path !== ":memory:") {
+      const slash = path.lastIndexOf("/");
+      if (slash > 0) {
+        await Deno.mkdir(path.slice(0, slash), { recursive: true });
+      }
+    }
     return await Deno.openKv(path);
   } catch (e) {
     throw new Error(
