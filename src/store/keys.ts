@@ -6,7 +6,8 @@
  *   ["active_model"]              ActivePointer    — which model predictions use
  *   ["training_lease"]            Lease            — who may train now (expires if its holder dies)
  *   ["training_job", jobId]       JobRecord        — progress and result of a training run
- *   ["checkpoint", jobId, "meta"] / ["checkpoint", jobId, "chunk", i] — resumable trainer state
+ *   ["checkpoint", jobId, "meta"]           CheckpointMeta — which generation of chunks is current
+ *   ["checkpoint", jobId, "chunk", g, i]    Uint8Array     — chunk i of checkpoint generation g
  *
  * @module
  */
@@ -36,13 +37,21 @@ export const keys = {
   trainingJob: (jobId: string): Key => ["training_job", jobId],
   /** A checkpoint's metadata. */
   checkpointMeta: (jobId: string): Key => ["checkpoint", jobId, "meta"],
-  /** Prefix of a checkpoint's chunks. */
-  checkpointChunkPrefix: (jobId: string): Key => ["checkpoint", jobId, "chunk"],
-  /** Chunk `index` of a checkpoint. */
-  checkpointChunk: (
-    jobId: string,
-    index: number,
-  ): Key => ["checkpoint", jobId, "chunk", index],
+  /** Prefix of the chunks of one generation of a checkpoint. */
+  checkpointChunkPrefix: (jobId: string, generation: number): Key => [
+    "checkpoint",
+    jobId,
+    "chunk",
+    generation,
+  ],
+  /** Chunk `index` of generation `generation` of a checkpoint. */
+  checkpointChunk: (jobId: string, generation: number, index: number): Key => [
+    "checkpoint",
+    jobId,
+    "chunk",
+    generation,
+    index,
+  ],
   /** Prefix of everything of one checkpoint. */
   checkpointPrefix: (jobId: string): Key => ["checkpoint", jobId],
 } as const;

@@ -4,6 +4,7 @@
  * @module
  */
 
+export * from "./checkpoints.ts";
 export * from "./errors.ts";
 export * from "./keys.ts";
 export * from "./kv.ts";

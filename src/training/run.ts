@@ -21,7 +21,7 @@ import {
   roundParamsToFloat32,
 } from "../nn/network.ts";
 import { createRandom } from "../nn/random.ts";
-import { Trainer } from "../nn/trainer.ts";
+import { Trainer, type TrainerState } from "../nn/trainer.ts";
 import { mlpArchitecture, type TrainConfig } from "./config.ts";
 
 /** Training and held-out data for a run. */
@@ -67,6 +67,18 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Resolves architectures other than "mlp" (presets). */
   resolveArchitecture?: (config: TrainConfig) => Architecture;
+  /** Continue a run from a checkpoint taken by `onCheckpoint` with the same config and data. */
+  resume?: RunCheckpoint;
+  /** Called with the run's full state at most every `checkpointEveryMs` (between batches). */
+  onCheckpoint?: (checkpoint: RunCheckpoint) => void | Promise<void>;
+  /** Minimum milliseconds between checkpoints (default 5,000). */
+  checkpointEveryMs?: number;
+}
+
+/** Everything needed to continue a run exactly: the trainer's state and the curve so far. */
+export interface RunCheckpoint {
+  meta: { epochs: EpochRecord[]; trainMs: number; epochMs: number };
+  state: TrainerState;
 }
 
 /** The result of a run. */
@@ -119,12 +131,26 @@ export async function runTraining(
     shuffle: !fullBatch,
   });
   const evaluateEvery = options.evaluateEvery ?? 1;
-  const epochs: EpochRecord[] = [];
+  let epochs: EpochRecord[] = [];
   const started = now();
   let trainMs = 0;
   let epochMs = 0;
+  if (options.resume) {
+    trainer.setState(options.resume.state);
+    ({ trainMs, epochMs } = options.resume.meta);
+    epochs = structuredClone(options.resume.meta.epochs);
+  }
+  const checkpointEveryMs = options.checkpointEveryMs ?? 5_000;
+  let lastCheckpoint = now();
   while (!trainer.done) {
     signal?.throwIfAborted();
+    if (options.onCheckpoint && now() - lastCheckpoint >= checkpointEveryMs) {
+      await options.onCheckpoint({
+        meta: { epochs: structuredClone(epochs), trainMs, epochMs },
+        state: trainer.getState(),
+      });
+      lastCheckpoint = now();
+    }
     const t0 = now();
     const result = trainer.trainBatch();
     const dt = now() - t0;
@@ -140,7 +166,9 @@ export async function runTraining(
       epochLoss: trainer.epochLoss,
       learningRate: result.learningRate,
       elapsedMs: now() - started,
-      etaMs: (trainMs / stepsDone) * (trainer.totalSteps - stepsDone),
+      etaMs: (trainMs /
+        Math.max(1, stepsDone - (options.resume?.state.steps ?? 0))) *
+        (trainer.totalSteps - stepsDone),
     });
     if (!result.epochEnded) continue;
     const epoch = result.epoch + 1;
