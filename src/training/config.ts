@@ -192,7 +192,7 @@ export function validateTrainConfig(input: unknown): TrainConfig {
   }
   const given = input as Record<string, unknown>;
   for (const field of Object.keys(given)) {
-    if (!(field in CHECKS)) {
+    if (!Object.hasOwn(CHECKS, field)) {
       throw new TypeError(
         `Cannot use the training config field "${field}": known fields are ${
           TRAIN_CONFIG_FIELDS.join(", ")
