@@ -13,6 +13,7 @@
 
 import { ACTIVATIONS } from "./activation.ts";
 import { type Cost, costGradient, isPreActivation } from "./cost.ts";
+import { Conv2dLayer } from "./conv2d.ts";
 import { DenseLayer } from "./dense.ts";
 import { DropoutLayer } from "./dropout.ts";
 import {
@@ -21,6 +22,7 @@ import {
   type LayerSpec,
   shapeSize,
 } from "./layer.ts";
+import { MaxPool2dLayer } from "./maxpool2d.ts";
 import { createRandom, type Random, randomNormal } from "./random.ts";
 
 /** Everything needed to rebuild a network's shape (stored in model files). */
@@ -44,6 +46,14 @@ const layerFactories = new Map<LayerSpec["type"], LayerFactory>([
   ["dense", (spec, shape) => {
     const s = spec as Extract<LayerSpec, { type: "dense" }>;
     return new DenseLayer(shape, s.units, s.activation);
+  }],
+  ["conv2d", (spec, shape) => {
+    const s = spec as Extract<LayerSpec, { type: "conv2d" }>;
+    return new Conv2dLayer(shape, s);
+  }],
+  ["maxpool2d", (spec, shape) => {
+    const s = spec as Extract<LayerSpec, { type: "maxpool2d" }>;
+    return new MaxPool2dLayer(shape, s.size);
   }],
   ["dropout", (spec, shape, random) => {
     const s = spec as Extract<LayerSpec, { type: "dropout" }>;
