@@ -140,6 +140,9 @@ export async function runTraining(
     ({ trainMs, epochMs } = options.resume.meta);
     epochs = structuredClone(options.resume.meta.epochs);
   }
+  // The ETA extrapolates from the steps timed in this process only.
+  const resumedMs = trainMs;
+  const resumedSteps = options.resume?.state.steps ?? 0;
   const checkpointEveryMs = options.checkpointEveryMs ?? 5_000;
   let lastCheckpoint = now();
   while (!trainer.done) {
@@ -166,8 +169,7 @@ export async function runTraining(
       epochLoss: trainer.epochLoss,
       learningRate: result.learningRate,
       elapsedMs: now() - started,
-      etaMs: (trainMs /
-        Math.max(1, stepsDone - (options.resume?.state.steps ?? 0))) *
+      etaMs: ((trainMs - resumedMs) / Math.max(1, stepsDone - resumedSteps)) *
         (trainer.totalSteps - stepsDone),
     });
     if (!result.epochEnded) continue;
