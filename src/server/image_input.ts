@@ -1,0 +1,103 @@
+/**
+ * Images sent to `POST /api/predict`: PNG bytes (the body itself, or a file
+ * field of a multipart form) → RGBA → ink → the MNIST recipe → 784 inputs.
+ * The same functions as the page (`src/image/`), so both see the same input.
+ *
+ * @module
+ */
+
+import {
+  POLARITIES,
+  type Polarity,
+  preprocessToMnist,
+  rgbaToInk,
+} from "../image/preprocess.ts";
+
+/** Turns image bytes into the network's 784 inputs; throws on bad or blank images. */
+export type ImageDecoder = (
+  bytes: Uint8Array,
+  options: { polarity?: string },
+) => Promise<Float32Array>;
+
+/** Decodes PNG bytes to RGBA (the signature of `decodePng` in src/image/png.ts). */
+export type PngDecode = (
+  bytes: Uint8Array,
+  options: { maxPixels?: number },
+) => Promise<{ width: number; height: number; rgba: Uint8Array }>;
+
+/** The most pixels an uploaded image may have (a decompression-bomb guard). */
+export const MAX_IMAGE_PIXELS = 16_000_000;
+
+/**
+ * An {@link ImageDecoder} from a PNG decoder: checks the polarity, decodes
+ * with a pixel limit, converts to ink and applies the MNIST recipe.
+ */
+export function imageDecoder(
+  decodePng: PngDecode,
+  { maxPixels = MAX_IMAGE_PIXELS }: { maxPixels?: number } = {},
+): ImageDecoder {
+  return async (bytes, { polarity = "auto" }) => {
+    if (!POLARITIES.includes(polarity as Polarity)) {
+      throw new RangeError(
+        `Cannot predict as polarity must be one of ${
+          POLARITIES.join(", ")
+        }: got ${JSON.stringify(polarity)}`,
+      );
+    }
+    if (bytes.length === 0) {
+      throw new SyntaxError(
+        "Cannot predict from the image as it is empty: send the bytes of a PNG file",
+      );
+    }
+    const { width, height, rgba } = await decodePng(bytes, { maxPixels });
+    const ink = rgbaToInk(rgba, width, height, {
+      polarity: polarity as Polarity,
+    });
+    const pixels = preprocessToMnist(ink);
+    if (!pixels) {
+      throw new RangeError(
+        `Cannot predict from the ${width}×${height} image as it is blank: no ink stands out from the background`,
+      );
+    }
+    return pixels;
+  };
+}
+
+/**
+ * The image of a multipart form (already read, `bytes`, with the request's
+ * Content-Type): the first file field, and an optional `polarity` field.
+ */
+export async function readFormImage(
+  request: Request,
+  bytes: Uint8Array,
+): Promise<{ image: Uint8Array; polarity?: string }> {
+  let form: FormData;
+  try {
+    form = await new Request(request.url, {
+      method: "POST",
+      headers: { "content-type": request.headers.get("content-type") ?? "" },
+      body: bytes as Uint8Array<ArrayBuffer>,
+    }).formData();
+  } catch (e) {
+    throw new SyntaxError(
+      `Cannot read the multipart form: ${(e as Error).message}`,
+    );
+  }
+  let file: File | null = null;
+  for (const value of form.values()) {
+    if (value instanceof File) {
+      file = value;
+      break;
+    }
+  }
+  if (!file) {
+    throw new TypeError(
+      `Cannot predict from the form as it has no file field: send the PNG as a file (e.g. curl -F "image=@digit.png")`,
+    );
+  }
+  const polarity = form.get("polarity");
+  return {
+    image: new Uint8Array(await file.arrayBuffer()),
+    polarity: typeof polarity === "string" ? polarity : undefined,
+  };
+}
