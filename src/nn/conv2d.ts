@@ -369,6 +369,49 @@ export function convBackwardInputGemm(
 }
 
 /**
+ * dw += dz · colᵀ, db += Σ_p dz and (when `dcol` is given) dcol = wᵀ · dz for
+ * one example, visiting only the non-zero entries of dz. A conv layer feeding
+ * a 2 × 2 max-pool gets a gradient at one position in four (the window's
+ * winner), and ReLU zeroes more, so this does a fraction of the work of the
+ * dense products above. Each non-zero dz[f, p] adds dz · col[·, p] to row f
+ * of dw and dz · w[f, ·] to column p of dcol.
+ */
+export function convBackwardSparse(
+  dw: Float64Array,
+  db: Float64Array,
+  dcol: Float64Array | null,
+  w: Float64Array,
+  dz: Float64Array,
+  dzOffset: number,
+  col: Float64Array,
+  colOffset: number,
+  F: number,
+  K: number,
+  P: number,
+): void {
+  if (dcol) dcol.fill(0, 0, K * P);
+  for (let f = 0; f < F; f++) {
+    const d0 = dzOffset + f * P, wf = f * K;
+    let sum = 0;
+    for (let p = 0; p < P; p++) {
+      const d = dz[d0 + p];
+      if (d === 0) continue;
+      sum += d;
+      for (let kk = 0, c = colOffset + p; kk < K; kk++, c += P) {
+        dw[wf + kk] += d * col[c];
+      }
+      if (dcol) {
+        for (let kk = 0, c = p; kk < K; kk++, c += P) dcol[c] += d * w[wf + kk];
+      }
+    }
+    db[f] += sum;
+  }
+}
+
+/** Below this fraction of non-zero dz entries, backward takes the sparse path. */
+export const SPARSE_BACKWARD_DENSITY = 0.3;
+
+/**
  * Reference forward pass for n examples, straight from the formula
  * z[f, oy, ox] = b[f] + Σ w[f, c, ki, kj] · x[c, oy + ki − pad, ox + kj − pad].
  * `z` is [n × F × Ho × Wo], `x` [n × C × H × W].
@@ -559,6 +602,27 @@ export class Conv2dLayer implements Layer {
       this.#dx = ensureCapacity(this.#dx, n * inSize);
     }
     for (let r = 0; r < n; r++) {
+      let nonZero = 0;
+      for (let i = r * F * P, end = i + F * P; i < end; i++) {
+        if (dz[i] !== 0) nonZero++;
+      }
+      if (nonZero < SPARSE_BACKWARD_DENSITY * F * P) {
+        convBackwardSparse(
+          this.grads[0],
+          this.grads[1],
+          needInput ? this.#dcol : null,
+          this.w,
+          dz,
+          r * F * P,
+          this.#col,
+          r * K * P,
+          F,
+          K,
+          P,
+        );
+        if (needInput) col2im(this.#dx, r * inSize, this.#dcol, 0, g);
+        continue;
+      }
       convBackwardParamsGemm(
         this.grads[0],
         this.grads[1],

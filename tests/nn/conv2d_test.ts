@@ -119,44 +119,48 @@ Deno.test("Conv2dLayer.forward() (im2col) matches the direct reference convoluti
   }
 });
 
-Deno.test("Conv2dLayer.backward() (im2col) matches the direct reference gradients", () => {
+Deno.test("Conv2dLayer.backward() matches the direct reference gradients for dense and sparse dz", () => {
   const random = createRandom(8);
-  for (const [shape, filters, kernelSize, padding] of CASES) {
-    const layer = new Conv2dLayer(shape, {
-      filters,
-      kernelSize,
-      activation: "linear",
-      padding,
-    });
-    layer.w.set(randomArray(layer.w.length, random));
-    const n = 2;
-    const inSize = shape[0] * shape[1] * shape[2];
-    const x = randomArray(n * inSize, random);
-    const outSize = layer.outputShape.reduce((s, d) => s * d);
-    const dz = randomArray(n * outSize, random);
-    layer.forward(x, n);
-    const dx = layer.backward(dz, n, true, false);
-    const dw = new Float64Array(layer.w.length);
-    const db = new Float64Array(layer.b.length);
-    const dxExpected = new Float64Array(n * inSize);
-    conv2dBackwardReference(
-      dw,
-      db,
-      dxExpected,
-      x,
-      layer.w,
-      dz,
-      n,
-      layer.geometry,
-    );
-    assertAllClose(layer.grads[0], dw, 1e-12, `dw ${shape}`);
-    assertAllClose(layer.grads[1], db, 1e-12, `db ${shape}`);
-    assertAllClose(
-      dx.subarray(0, n * inSize),
-      dxExpected,
-      1e-12,
-      `dx ${shape}`,
-    );
+  for (const sparse of [false, true]) {
+    for (const [shape, filters, kernelSize, padding] of CASES) {
+      const layer = new Conv2dLayer(shape, {
+        filters,
+        kernelSize,
+        activation: "linear",
+        padding,
+      });
+      layer.w.set(randomArray(layer.w.length, random));
+      const n = 2;
+      const inSize = shape[0] * shape[1] * shape[2];
+      const x = randomArray(n * inSize, random);
+      const outSize = layer.outputShape.reduce((s, d) => s * d);
+      const dz = randomArray(n * outSize, random);
+      // Mostly zeros, as below a max-pool: backward takes its sparse path.
+      if (sparse) { for (let i = 0; i < dz.length; i++) if (i % 5) dz[i] = 0; }
+      layer.forward(x, n);
+      const dx = layer.backward(dz, n, true, false);
+      const dw = new Float64Array(layer.w.length);
+      const db = new Float64Array(layer.b.length);
+      const dxExpected = new Float64Array(n * inSize);
+      conv2dBackwardReference(
+        dw,
+        db,
+        dxExpected,
+        x,
+        layer.w,
+        dz,
+        n,
+        layer.geometry,
+      );
+      assertAllClose(layer.grads[0], dw, 1e-12, `dw ${shape} sparse=${sparse}`);
+      assertAllClose(layer.grads[1], db, 1e-12, `db ${shape} sparse=${sparse}`);
+      assertAllClose(
+        dx.subarray(0, n * inSize),
+        dxExpected,
+        1e-12,
+        `dx ${shape} sparse=${sparse}`,
+      );
+    }
   }
 });
 
