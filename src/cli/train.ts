@@ -129,6 +129,7 @@ export const TRAIN_FLAGS = [
  * value throws an Error whose message lists what is allowed.
  */
 export function parseTrainArgs(args: string[]): TrainCommand {
+  args = joinNegativeValues(args);
   const unknown: string[] = [];
   const flags = parseArgs(args, {
     string: [
@@ -189,18 +190,23 @@ export function parseTrainArgs(args: string[]): TrainCommand {
       throw new RangeError(`Cannot use --${flag} without a value`);
     }
   }
+  if (
+    flags.resume !== undefined &&
+    (Object.keys(given).length > 0 || flags.data !== undefined)
+  ) {
+    throw new RangeError(
+      `Cannot change the config when resuming (--resume ${flags.resume}): drop ${
+        [...Object.keys(given), ...(flags.data !== undefined ? ["data"] : [])]
+          .map((f) => "--" + f.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase()))
+          .join(", ")
+      }`,
+    );
+  }
   if (flags.data !== undefined && !("trainCount" in given)) {
     given.trainCount = 1_000_000;
   }
   if (flags.data !== undefined && !("testCount" in given)) {
     given.testCount = 1_000_000;
-  }
-  if (flags.resume !== undefined && Object.keys(given).length > 0) {
-    throw new RangeError(
-      `Cannot change the config when resuming (--resume ${flags.resume}): drop ${
-        Object.keys(given).join(", ")
-      }`,
-    );
   }
   const every = flags["checkpoint-every"] === undefined
     ? 10
@@ -237,6 +243,30 @@ export function parseTrainArgs(args: string[]): TrainCommand {
     json: flags.json,
     help: flags.help,
   };
+}
+
+/**
+ * `--seed -1` would read "-1" as a flag; join such values to their flag
+ * (`--seed=-1`) so the value is validated and the message names it.
+ */
+function joinNegativeValues(args: string[]): string[] {
+  const valueFlags = new Set(
+    [
+      ...Object.keys(NUMBER_FLAGS),
+      ...Object.keys(STRING_FLAGS),
+      ...OTHER_STRING_FLAGS,
+    ].map((f) => `--${f}`),
+  );
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (valueFlags.has(args[i]) && /^-[\d.]/.test(args[i + 1] ?? "")) {
+      out.push(`${args[i]}=${args[i + 1]}`);
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+  }
+  return out;
 }
 
 async function loadData(command: TrainCommand): Promise<TrainingData> {

@@ -39,7 +39,7 @@ export interface EpochRecord {
   loss: number;
   /** Held-out accuracy after the epoch, 0..1. */
   testAccuracy: number;
-  /** Wall time of the epoch's training alone, in milliseconds. */
+  /** Wall time of training alone (no loading, no evaluation) since the previous record, in ms. */
   trainMs: number;
 }
 

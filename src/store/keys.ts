@@ -2,6 +2,7 @@
  * Every Deno KV key Ziffer uses, built here and nowhere else.
  *
  *   ["model_meta", id]            StoredModelMeta  — written last: a model is complete once this exists
+ *   ["model_saving", id]          {expiresAt}      — reserves an id while its chunks are written
  *   ["model_chunk", id, i]        Uint8Array       — bytes i·CHUNK … of the model file (< 64 KiB each)
  *   ["active_model"]              ActivePointer    — which model predictions use
  *   ["training_lease"]            Lease            — who may train now (expires if its holder dies)
@@ -21,6 +22,8 @@ export const keys = {
   modelMetaPrefix: (): Key => ["model_meta"],
   /** The metadata record of one model. */
   modelMeta: (id: string): Key => ["model_meta", id],
+  /** The reservation of an id while a save writes its chunks. */
+  modelSaving: (id: string): Key => ["model_saving", id],
   /** Prefix of one model's byte chunks. */
   modelChunkPrefix: (id: string): Key => ["model_chunk", id],
   /** Chunk `index` of one model's file. */

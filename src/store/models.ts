@@ -51,6 +51,18 @@ export interface LoadedModel {
 
 const ID_PATTERN = /^[a-z0-9-]{1,64}$/;
 
+/** How long an id stays reserved by a save that has not finished (then another may retry). */
+const SAVE_RESERVATION_MS = 5 * 60_000;
+
+/**
+ * The CRC-32 of a model file without its 4-byte trailer, i.e. the checksum the
+ * file itself records (the CRC of the whole file, trailer included, is the
+ * same constant for every valid file).
+ */
+export function fileChecksum(bytes: Uint8Array): number {
+  return crc32(bytes.subarray(0, Math.max(0, bytes.length - 4)));
+}
+
 /**
  * A new model id that sorts by creation time: `m-<ms since epoch, base 36>-<random>`.
  */
@@ -96,9 +108,30 @@ export async function saveModelBytes(
   const model = decodeModel(bytes);
   checkModelId(model.id);
   const metaKey = keys.modelMeta(model.id);
-  if ((await kv.get(metaKey)).value !== null) {
-    throw new ConflictError(
+  const exists = () =>
+    new ConflictError(
       `Cannot store model ${model.id} as a model with that id exists`,
+    );
+  // Reserve the id first, so two saves of one id can never interleave their
+  // chunks; a reservation left by a writer that died expires.
+  const savingKey = keys.modelSaving(model.id);
+  const [meta0, saving] = await kv.getMany<
+    [StoredModelMeta, { expiresAt: number }]
+  >([
+    metaKey,
+    savingKey,
+  ]);
+  if (meta0.value !== null) throw exists();
+  if (saving.value && saving.value.expiresAt > Date.now()) {
+    throw new ConflictError(
+      `Cannot store model ${model.id} as another save of it is in progress`,
+    );
+  }
+  const reserved = await kv.atomic().check(meta0).check(saving)
+    .set(savingKey, { expiresAt: Date.now() + SAVE_RESERVATION_MS }).commit();
+  if (!reserved.ok) {
+    throw new ConflictError(
+      `Cannot store model ${model.id} as another save of it is in progress`,
     );
   }
   const chunkCount = await writeChunks(
@@ -110,17 +143,13 @@ export async function saveModelBytes(
     info: infoOf(model),
     byteLength: bytes.length,
     chunkCount,
-    checksum: crc32(bytes),
+    checksum: fileChecksum(bytes),
     savedAt: new Date().toISOString(),
   };
   const result = await kv.atomic().check({ key: metaKey, versionstamp: null })
     .set(metaKey, meta)
-    .commit();
-  if (!result.ok) {
-    throw new ConflictError(
-      `Cannot store model ${model.id} as a model with that id exists`,
-    );
-  }
+    .delete(savingKey).commit();
+  if (!result.ok) throw exists();
   return meta;
 }
 
@@ -147,7 +176,7 @@ export async function loadModel(kv: Deno.Kv, id: string): Promise<LoadedModel> {
     meta.byteLength,
     (i) => keys.modelChunk(id, i),
   );
-  const checksum = crc32(bytes);
+  const checksum = fileChecksum(bytes);
   if (checksum !== meta.checksum) {
     throw new SyntaxError(
       `Cannot load model ${id} as its bytes do not match the stored checksum: got ${checksum}, expected ${meta.checksum}`,

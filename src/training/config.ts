@@ -95,11 +95,17 @@ const MAX_EXAMPLES = 1_000_000;
 
 type Check = (value: unknown, field: string) => unknown;
 
+/** A value as the user wrote it: NaN and Infinity stay readable (JSON would print null). */
+const show = (value: unknown): string =>
+  typeof value === "number"
+    ? String(value)
+    : Array.isArray(value)
+    ? `[${value.map(show).join(",")}]`
+    : JSON.stringify(value) ?? String(value);
+
 const fail = (field: string, expected: string, value: unknown): never => {
   throw new RangeError(
-    `Cannot use ${field} as it must be ${expected}: got ${
-      JSON.stringify(value)
-    }`,
+    `Cannot use ${field} as it must be ${expected}: got ${show(value)}`,
   );
 };
 

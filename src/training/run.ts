@@ -183,8 +183,9 @@ export async function runTraining(
       };
       epochs.push(record);
       await onEpoch?.(record);
+      // Reset only when recorded: a record covers every epoch since the last one.
+      epochMs = 0;
     }
-    epochMs = 0;
   }
   // The model file stores float32: measure exactly what will be served.
   roundParamsToFloat32(network);

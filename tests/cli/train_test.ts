@@ -305,7 +305,12 @@ Deno.test("parseTrainArgs() --resume takes a run id and refuses config flags bes
   assertThrows(
     () => parseTrainArgs(["--resume", "m-abc", "--epochs", "3"]),
     RangeError,
-    "Cannot change the config when resuming (--resume m-abc): drop epochs",
+    "Cannot change the config when resuming (--resume m-abc): drop --epochs",
+  );
+  assertThrows(
+    () => parseTrainArgs(["--resume", "m-abc", "--data", "dir"]),
+    RangeError,
+    "drop --data",
   );
 });
 

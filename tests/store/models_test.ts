@@ -1,6 +1,7 @@
 import {
   assert,
   assertEquals,
+  assertInstanceOf,
   assertMatch,
   assertNotEquals,
   assertRejects,
@@ -540,5 +541,35 @@ Deno.test("decodeModel() of stored bytes equals the saved model (store keeps flo
     await saveModel(kv, model);
     const decoded = decodeModel((await loadModel(kv, "m-bits")).bytes);
     assertEquals(bitsOf(decoded.weights), bitsOf(model.weights));
+  });
+});
+
+Deno.test("two saves of one id at once: one wins whole, the other gets ConflictError", async () => {
+  await withKv(async (kv) => {
+    const a = makeModel("m-race", { seed: 1, sizes: [784, 200, 10] });
+    const b = makeModel("m-race", { seed: 2, sizes: [784, 200, 10] });
+    const results = await Promise.allSettled([
+      saveModel(kv, a),
+      saveModel(kv, b),
+    ]);
+    const won = results.filter((r) => r.status === "fulfilled").length;
+    assertEquals(won, 1);
+    const lost = results.find((r) =>
+      r.status === "rejected"
+    ) as PromiseRejectedResult;
+    assertInstanceOf(lost.reason, ConflictError);
+    const loaded = await loadModel(kv, "m-race");
+    const winner = loaded.meta.info.seed === 1 ? a : b;
+    assertEquals(loaded.model.seed, winner.seed);
+    assertEquals(bitsOf(loaded.model.weights), bitsOf(winner.weights));
+    assertEquals((await kv.get(keys.modelSaving("m-race"))).value, null);
+  });
+});
+
+Deno.test("StoredModelMeta.checksum differs between models (it is the file's own CRC)", async () => {
+  await withKv(async (kv) => {
+    const one = await saveModel(kv, makeModel("m-one", { seed: 1 }));
+    const two = await saveModel(kv, makeModel("m-two", { seed: 2 }));
+    assertNotEquals(one.checksum, two.checksum);
   });
 });
