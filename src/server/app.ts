@@ -21,7 +21,8 @@ import type { Model } from "../nn/model_file.ts";
 import type { TrainConfig } from "../training/config.ts";
 import { requireAdmin } from "./auth.ts";
 import { errorHandler } from "./errors.ts";
-import { type ImageDecoder } from "./image_input.ts";
+import { decodePng } from "../image/png.ts";
+import { type ImageDecoder, imageDecoder } from "./image_input.ts";
 import { consoleLog, type Log } from "./log.ts";
 import { modelRoutes } from "./model_routes.ts";
 import { ModelService } from "./model_service.ts";
@@ -50,8 +51,8 @@ export interface AppDeps {
   trainWhenEmpty?: TrainConfig | null;
   /** A model to serve before (or without) one from KV. */
   model?: Model;
-  /** Turns uploaded image bytes into 784 inputs (PNG decoding + the MNIST recipe). */
-  decodeImage: ImageDecoder;
+  /** Turns uploaded image bytes into 784 inputs (default: PNG decoding + the MNIST recipe). */
+  decodeImage?: ImageDecoder;
   /** Tuning of background training (lease TTL, progress interval, data). */
   training?: Pick<
     TrainingServiceOptions,
@@ -61,6 +62,12 @@ export interface AppDeps {
   limits?: { json?: number; image?: number; upload?: number };
   /** Quiet time before an event stream sends a keep-alive comment, ms. */
   heartbeatMs?: number;
+  /**
+   * How often to re-read what a KV watch may miss — the active pointer and
+   * streamed job records — in ms (default 1000; 0 = watch only). A watch on a
+   * local SQLite file does not see writes from other processes.
+   */
+  pollMs?: number;
 }
 
 /** The built app and the services behind it. */
@@ -107,7 +114,8 @@ export async function createApp(deps: AppDeps): Promise<ZifferApp> {
   const { kv } = deps;
   const now = deps.now ?? Date.now;
   const log = deps.log ?? consoleLog(now);
-  const models = new ModelService({ kv, log });
+  const pollMs = deps.pollMs ?? 1_000;
+  const models = new ModelService({ kv, log, pollMs });
   if (deps.model) models.use(deps.model);
   const training = new TrainingService({
     kv,
@@ -144,7 +152,7 @@ export async function createApp(deps: AppDeps): Promise<ZifferApp> {
     predictRoutes({
       models,
       training,
-      decodeImage: deps.decodeImage,
+      decodeImage: deps.decodeImage ?? imageDecoder(decodePng),
       jsonLimit: deps.limits?.json,
       imageLimit: deps.limits?.image,
     }),
@@ -167,6 +175,7 @@ export async function createApp(deps: AppDeps): Promise<ZifferApp> {
       admin,
       log,
       heartbeatMs: deps.heartbeatMs,
+      pollMs: pollMs || undefined,
     }),
   );
   app.get("/api/health", async (c) => {

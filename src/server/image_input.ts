@@ -26,17 +26,31 @@ export type PngDecode = (
 ) => Promise<{ width: number; height: number; rgba: Uint8Array }>;
 
 /** The most pixels an uploaded image may have (a decompression-bomb guard). */
-export const MAX_IMAGE_PIXELS = 16_000_000;
+export const MAX_IMAGE_PIXELS = 4096 * 4096;
 
 /**
  * An {@link ImageDecoder} from a PNG decoder: checks the polarity, decodes
  * with a pixel limit, converts to ink and applies the MNIST recipe.
+ *
+ * A 4096 × 4096 image takes about 16 bytes per pixel while it is converted
+ * (RGBA plus three float planes), ~270 MB: at most `concurrency` images are
+ * decoded at once, the others wait their turn, so a burst of large uploads
+ * cannot exhaust memory.
  */
 export function imageDecoder(
   decodePng: PngDecode,
-  { maxPixels = MAX_IMAGE_PIXELS }: { maxPixels?: number } = {},
+  { maxPixels = MAX_IMAGE_PIXELS, concurrency = 2 }: {
+    maxPixels?: number;
+    concurrency?: number;
+  } = {},
 ): ImageDecoder {
-  return async (bytes, { polarity = "auto" }) => {
+  const turn = limiter(concurrency);
+  return (bytes, options) => turn(() => decode(bytes, options));
+
+  async function decode(
+    bytes: Uint8Array,
+    { polarity = "auto" }: { polarity?: string },
+  ): Promise<Float32Array> {
     if (!POLARITIES.includes(polarity as Polarity)) {
       throw new RangeError(
         `Cannot predict as polarity must be one of ${
@@ -60,6 +74,22 @@ export function imageDecoder(
       );
     }
     return pixels;
+  }
+}
+
+/** Runs at most `n` tasks at once; the others wait in order. */
+function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (running >= n) await new Promise<void>((r) => waiting.push(r));
+    running++;
+    try {
+      return await task();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
   };
 }
 

@@ -2,7 +2,11 @@
  * The model this instance predicts with. It holds one immutable
  * {@link ServedModel} (network, metadata, file bytes) and replaces the whole
  * reference when the active pointer in KV changes — in this process or any
- * other sharing the KV (`watchActivePointer`). A prediction takes the
+ * other sharing the KV. It watches the pointer (`watchActivePointer`: at once
+ * within a process and on Deno Deploy) and also re-reads it every `pollMs`,
+ * because a watch on a local SQLite file misses other processes' writes
+ * (measured: a second `deno run` activating a model is never seen by the
+ * watch). A prediction takes the
  * reference once and runs on it, so it always uses one complete model, even
  * while a new one is loading.
  *
@@ -105,11 +109,24 @@ export class ModelService {
   /** Loads run one at a time, each for the newest wanted id. */
   #chain: Promise<void> = Promise.resolve();
   #stopWatching: (() => void) | null = null;
+  readonly #pollMs: number;
+  #pollTimer: ReturnType<typeof setInterval> | null = null;
   readonly #listeners = new Set<(served: ServedModel) => void>();
 
-  constructor({ kv, log }: { kv: Deno.Kv | null; log: Log }) {
+  /**
+   * @param pollMs how often to re-read the pointer besides watching it (0 = never):
+   *   a KV watch on a local SQLite file does not see other processes' writes.
+   */
+  constructor(
+    { kv, log, pollMs = 2_000 }: {
+      kv: Deno.Kv | null;
+      log: Log;
+      pollMs?: number;
+    },
+  ) {
     this.#kv = kv;
     this.#log = log;
+    this.#pollMs = pollMs;
   }
 
   /** The model predictions use now, or null while there is none. */
@@ -130,6 +147,15 @@ export class ModelService {
     this.#stopWatching = watchActivePointer(kv, (p) => {
       if (p) this.show(p).catch(() => {});
     });
+    if (this.#pollMs > 0) {
+      const timer = setInterval(() => {
+        getActivePointer(kv).then((p) => {
+          if (p && p.id !== this.#wanted?.id) this.show(p).catch(() => {});
+        }, () => {});
+      }, this.#pollMs);
+      Deno.unrefTimer(timer);
+      this.#pollTimer = timer;
+    }
   }
 
   /**
@@ -159,6 +185,8 @@ export class ModelService {
   async close(): Promise<void> {
     this.#stopWatching?.();
     this.#stopWatching = null;
+    if (this.#pollTimer !== null) clearInterval(this.#pollTimer);
+    this.#pollTimer = null;
     await this.#chain;
   }
 

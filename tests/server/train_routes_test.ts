@@ -8,7 +8,6 @@ import { memoryLog } from "../../src/server/log.ts";
 import {
   AUTH,
   eventually,
-  noImages,
   postJson,
   startServer,
   storeModel,
@@ -125,7 +124,6 @@ Deno.test("POST /api/train refuses a second run while one holds the lease (409),
     kv: s.kv,
     adminToken: TOKEN,
     log: memoryLog(),
-    decodeImage: noImages,
     training: FAST,
   });
   try {
@@ -161,7 +159,6 @@ Deno.test("DELETE /api/train/:jobId from another instance flags the job and its 
     kv: s.kv,
     adminToken: TOKEN,
     log: memoryLog(),
-    decodeImage: noImages,
   });
   try {
     const jobId = await startJob(s.app, LONG);
