@@ -19,9 +19,14 @@
 
 import { activate, type Activation, activationBackward } from "./activation.ts";
 import {
-  denseBackwardInput,
-  denseBackwardParams,
-  denseForward,
+  createSparseInput,
+  denseBackwardInputTiled,
+  denseBackwardParamsSparse,
+  denseBackwardParamsTiled,
+  denseForwardSparse,
+  denseForwardTiled,
+  indexColumns,
+  indexNonZeros,
 } from "./kernels.ts";
 import {
   ensureCapacity,
@@ -35,15 +40,13 @@ export class DenseLayer implements Layer {
   readonly spec: LayerSpec;
   readonly inputShape: readonly number[];
   readonly outputShape: readonly number[];
+  /** [w, b]; see {@link DenseLayer.useStorage} to move them. */
   readonly params: Float64Array[];
+  /** [dC/dw, dC/db]. */
   readonly grads: Float64Array[];
   readonly decays = [true, false];
   readonly fanIn: number;
   readonly fanOut: number;
-  /** Weights, [nIn × nOut] row-major. */
-  readonly w: Float64Array;
-  /** Biases, [nOut]. */
-  readonly b: Float64Array;
   readonly nIn: number;
   readonly nOut: number;
   readonly activation: Activation;
@@ -52,6 +55,9 @@ export class DenseLayer implements Layer {
   #a: Float64Array = new Float64Array(0);
   #dz: Float64Array = new Float64Array(0);
   #dx: Float64Array = new Float64Array(0);
+  /** The non-zeros of #x, when sparse enough for the sparse kernels. */
+  #sparse = createSparseInput();
+  #isSparse = false;
 
   /** Creates the layer with zero weights; see init.ts for initialisation. */
   constructor(
@@ -67,10 +73,43 @@ export class DenseLayer implements Layer {
     this.spec = { type: "dense", units, activation };
     this.inputShape = [this.nIn];
     this.outputShape = [units];
-    this.w = new Float64Array(this.nIn * units);
-    this.b = new Float64Array(units);
-    this.params = [this.w, this.b];
-    this.grads = [new Float64Array(this.w.length), new Float64Array(units)];
+    this.params = [new Float64Array(this.nIn * units), new Float64Array(units)];
+    this.grads = [new Float64Array(this.nIn * units), new Float64Array(units)];
+  }
+
+  /** Weights, [nIn × nOut] row-major. */
+  get w(): Float64Array {
+    return this.params[0];
+  }
+
+  /** Biases, [nOut]. */
+  get b(): Float64Array {
+    return this.params[1];
+  }
+
+  /**
+   * Moves w, b and their gradients into the given arrays, copying the
+   * current values, and uses them from now on. Parallel training
+   * (parallel.ts) passes views of one SharedArrayBuffer so that every worker
+   * reads the same weights and writes its gradients where the others can sum
+   * them, without copying per batch.
+   */
+  useStorage(params: Float64Array[], grads: Float64Array[]): void {
+    for (const [k, p] of this.params.entries()) {
+      if (params[k]?.length !== p.length || grads[k]?.length !== p.length) {
+        throw new TypeError(
+          `Cannot move the dense layer's parameter ${k} as its new storage must hold ${p.length} numbers: got ${
+            params[k]?.length
+          } and ${grads[k]?.length}`,
+        );
+      }
+    }
+    for (let k = 0; k < this.params.length; k++) {
+      params[k].set(this.params[k]);
+      grads[k].set(this.grads[k]);
+      this.params[k] = params[k];
+      this.grads[k] = grads[k];
+    }
   }
 
   forward(x: Float64Array, n: number): Float64Array {
@@ -78,7 +117,14 @@ export class DenseLayer implements Layer {
     this.#z = ensureCapacity(this.#z, size);
     this.#a = ensureCapacity(this.#a, size);
     this.#x = x; // kept for dC/dw = x · dC/dz
-    denseForward(this.#z, x, this.w, this.b, n, this.nIn, this.nOut);
+    // Zero inputs (MNIST background, ReLU outputs) are skipped when common;
+    // the index built here is reused by backward.
+    this.#isSparse = indexNonZeros(this.#sparse, x, n, this.nIn);
+    if (this.#isSparse) {
+      denseForwardSparse(this.#z, this.#sparse, this.w, this.b, this.nOut);
+    } else {
+      denseForwardTiled(this.#z, x, this.w, this.b, n, this.nIn, this.nOut);
+    }
     activate(this.#a, this.#z, this.activation, n, this.nOut);
     return this.#a;
   }
@@ -105,19 +151,17 @@ export class DenseLayer implements Layer {
       );
     }
     // dC/dw = x · dC/dz and dC/db = dC/dz, accumulated over the batch
-    denseBackwardParams(
-      this.grads[0],
-      this.grads[1],
-      this.#x,
-      dz,
-      n,
-      this.nIn,
-      this.nOut,
-    );
+    const [dw, db] = this.grads;
+    if (this.#isSparse) {
+      indexColumns(this.#sparse);
+      denseBackwardParamsSparse(dw, db, this.#sparse, dz, this.nOut);
+    } else {
+      denseBackwardParamsTiled(dw, db, this.#x, dz, n, this.nIn, this.nOut);
+    }
     if (!needInput) return this.#dx.subarray(0, 0);
     // dC/dx = w · dC/dz: how the cost changes with each input, summed over all outputs j
     this.#dx = ensureCapacity(this.#dx, n * this.nIn);
-    denseBackwardInput(this.#dx, dz, this.w, n, this.nIn, this.nOut);
+    denseBackwardInputTiled(this.#dx, dz, this.w, n, this.nIn, this.nOut);
     return this.#dx;
   }
 }
