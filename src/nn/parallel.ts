@@ -1,0 +1,902 @@
+/**
+ * Data-parallel training: each mini-batch is split into W shards, one per
+ * thread (the caller's plus W − 1 Web Workers), which backprop at the same
+ * time on one SharedArrayBuffer of parameters; then the gradients are summed
+ * and applied, each thread updating its own slice of the parameters.
+ *
+ * The batch gradient is the mean over all n examples. Shard t holds n_t of
+ * them and its backprop gives the mean over its own n_t (the 1/n_t enters in
+ * cost.ts), so
+ *
+ *   dC/dθ = Σ_t (n_t / n) · dC_t/dθ
+ *
+ * summed in the fixed order t = 0, 1, …, W − 1: the same seed and worker
+ * count always give bit-identical weights. With W = 1 a step is exactly
+ * {@link Trainer.trainBatch}'s. Where workers are unavailable (no Worker or
+ * SharedArrayBuffer, e.g. a page without cross-origin isolation) the W shards
+ * run one after the other in the calling thread, with identical results.
+ *
+ * One step, on thread t (thread 0 is the caller's: it also gathers the batch
+ * and draws shuffles and augmentation from the run's generator, and its shard
+ * runs on the caller's network):
+ *
+ *   1. backprop shard t into gradient slot t               (all threads at once)
+ *   2. barrier A: every slot is complete
+ *   3. for θ_i in slice t: g_i = Σ_k (n_k/n) · slot_k[i], optimizer step,
+ *      zero the slots                                      (all threads at once)
+ *   4. barrier B: every parameter is updated
+ *
+ * A barrier is a counter in an Int32Array: each thread adds 1, spins briefly,
+ * then sleeps in `Atomics.wait` (a postMessage round trip costs more than a
+ * whole step at batch 32).
+ *
+ * Layers with a `useStorage` method (dense) read and write the shared arrays
+ * directly; other layers (conv2d) keep their own arrays and are copied in and
+ * out each step. Dropout in shards t ≥ 1 draws from generators reseeded each
+ * step from the run's generator, so a {@link TrainerState} checkpoint still
+ * resumes exactly.
+ *
+ * @module
+ */
+
+import type { Cost } from "./cost.ts";
+import type { Dataset } from "./dataset.ts";
+import type { Layer } from "./layer.ts";
+import { type Architecture, Network } from "./network.ts";
+import { Optimizer, type OptimizerOptions } from "./optimizer.ts";
+import { createRandom, type Random, shuffleInPlace } from "./random.ts";
+import { learningRateAt } from "./schedule.ts";
+import {
+  type BatchResult,
+  Trainer,
+  type TrainerOptions,
+  type TrainerState,
+} from "./trainer.ts";
+
+/** How to train in parallel: {@link TrainerOptions} plus the thread count. */
+export interface ParallelTrainerOptions extends TrainerOptions {
+  /** W, the threads computing each batch, the calling one included (default 1). */
+  workers?: number;
+  /**
+   * "auto" (default): Web Workers when the runtime has them and
+   * SharedArrayBuffer, else the single-thread path; "single-thread": always
+   * compute the W shards in this thread (same results, for tests and pages
+   * without cross-origin isolation).
+   */
+  mode?: "auto" | "single-thread";
+  /** Where parallel_worker.ts is served from (after bundling for a page). */
+  workerUrl?: string | URL;
+}
+
+/** A layer that can move its parameters into caller-provided arrays (see DenseLayer). */
+interface StorageLayer extends Layer {
+  useStorage(params: Float64Array[], grads: Float64Array[]): void;
+}
+
+function hasStorage(layer: Layer): layer is StorageLayer {
+  return typeof (layer as Partial<StorageLayer>).useStorage === "function";
+}
+
+/** True when this runtime can run the shards on Web Workers. */
+export function workersAvailable(): boolean {
+  return typeof Worker === "function" &&
+    typeof SharedArrayBuffer === "function" &&
+    (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !==
+      false;
+}
+
+/** The number of logical cores, or 1 when the runtime does not say. */
+export function coreCount(): number {
+  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } })
+    .navigator?.hardwareConcurrency;
+  return Number.isInteger(n) && n! > 0 ? n! : 1;
+}
+
+// Slots of the control Int32Array.
+const GEN = 0; // generation of the current command, bumped by thread 0
+const CMD = 1; // the command
+const ARRIVED_A = 2; // arrivals at barrier A, cumulative over commands
+const ARRIVED_B = 3; // arrivals at barrier B, cumulative over commands
+const FAILED = 4; // 1 + index of a worker that threw, or 0
+const ROWS = 5; // n, the rows of the current batch
+const STEPS = 6; // optimizer steps, for CMD_SET_STEPS
+const SEEDS = 8; // 4 words per shard: its dropout generator's state this step
+
+const CMD_STEP = 1;
+const CMD_STOP = 2;
+const CMD_SET_STEPS = 3;
+
+/** Spins of a barrier before it sleeps (~10 µs on this machine). */
+const SPINS = 4000;
+
+/** Offsets (in float64s) of everything in the shared values array. */
+export interface SharedLayout {
+  workers: number;
+  /** P, all parameters of the network. */
+  paramCount: number;
+  /** Optimizer state slots (momentum 1, adam 2). */
+  stateSlots: number;
+  /** Capacity of each shard's batch region, in examples. */
+  shardRows: number;
+  inputSize: number;
+  params: number;
+  /** Gradient slot t starts at grads + t · P. */
+  grads: number;
+  /** Optimizer state slot s starts at state + s · P. */
+  state: number;
+  /** Shard t's examples start at x + t · shardRows · inputSize. */
+  x: number;
+  learningRate: number;
+  /** Shard t's mean cost is at loss + t. */
+  loss: number;
+  /** Total float64s. */
+  size: number;
+  /** Int32s of the control array. */
+  controlSize: number;
+}
+
+function sharedLayout(
+  workers: number,
+  paramCount: number,
+  stateSlots: number,
+  batchSize: number,
+  inputSize: number,
+): SharedLayout {
+  const shardRows = Math.ceil(batchSize / workers);
+  const params = 0;
+  const grads = params + paramCount;
+  const state = grads + workers * paramCount;
+  const x = state + stateSlots * paramCount;
+  const learningRate = x + workers * shardRows * inputSize;
+  const loss = learningRate + 1;
+  return {
+    workers,
+    paramCount,
+    stateSlots,
+    shardRows,
+    inputSize,
+    params,
+    grads,
+    state,
+    x,
+    learningRate,
+    loss,
+    size: loss + workers,
+    controlSize: SEEDS + 4 * workers,
+  };
+}
+
+/** The buffers every thread shares (plain ArrayBuffers on the single-thread path). */
+export interface SharedBuffers {
+  values: ArrayBufferLike;
+  control: ArrayBufferLike;
+  labels: ArrayBufferLike;
+}
+
+/** The rows [start, end) of a batch of n that shard t of W computes. */
+function shardRange(n: number, workers: number, t: number): [number, number] {
+  return [
+    Math.floor((t * n) / workers),
+    Math.floor(((t + 1) * n) / workers),
+  ];
+}
+
+/** What {@link Shard} needs besides its network. */
+interface ShardOptions {
+  cost: Cost;
+  optimizer: OptimizerOptions;
+  /** Generator of this shard's dropout, reseeded each step (shards t ≥ 1). */
+  random?: Random;
+}
+
+/**
+ * One thread's part of a step: its shard's network, bound to the shared
+ * parameters and its own gradient slot, and the optimizer of its slice.
+ */
+export class Shard {
+  readonly index: number;
+  readonly network: Network;
+  readonly layout: SharedLayout;
+  readonly optimizer: Optimizer;
+  #cost: Cost;
+  #values: Float64Array;
+  #control: Int32Array;
+  #x: Float64Array;
+  #labels: Uint8Array;
+  /** Gradient slots 0..W−1, each [P]. */
+  #slots: Float64Array[];
+  /** Tensors of layers without useStorage: [layer's array, shared view] pairs. */
+  #copiedParams: [Float64Array, Float64Array][] = [];
+  #copiedGrads: [Float64Array, Float64Array][] = [];
+  #lo: number;
+  #hi: number;
+  #random?: Random;
+  #seed = new Uint32Array(4);
+
+  /**
+   * Binds `network` to the shared arrays. Shard 0 writes its network's
+   * parameters into them (`initialize`); the others read them.
+   */
+  constructor(
+    network: Network,
+    index: number,
+    buffers: SharedBuffers,
+    layout: SharedLayout,
+    options: ShardOptions,
+    initialize: boolean,
+  ) {
+    this.index = index;
+    this.network = network;
+    this.layout = layout;
+    this.#cost = options.cost;
+    this.#random = options.random;
+    const values = new Float64Array(buffers.values);
+    this.#values = values;
+    this.#control = new Int32Array(buffers.control);
+    const { paramCount: P, workers: W, shardRows, inputSize } = layout;
+    this.#x = values.subarray(
+      layout.x + index * shardRows * inputSize,
+      layout.x + (index + 1) * shardRows * inputSize,
+    );
+    this.#labels = new Uint8Array(buffers.labels).subarray(
+      index * shardRows,
+      (index + 1) * shardRows,
+    );
+    this.#slots = Array.from(
+      { length: W },
+      (_, t) =>
+        values.subarray(layout.grads + t * P, layout.grads + (t + 1) * P),
+    );
+    const own = this.#slots[index];
+    const shared = values.subarray(layout.params, layout.params + P);
+    let offset = 0;
+    for (const layer of network.layers) {
+      const params: Float64Array[] = [];
+      const grads: Float64Array[] = [];
+      for (const p of layer.params) {
+        params.push(shared.subarray(offset, offset + p.length));
+        grads.push(own.subarray(offset, offset + p.length));
+        offset += p.length;
+      }
+      params.forEach((view, k) => {
+        if (initialize) view.set(layer.params[k]);
+        else layer.params[k].set(view);
+      });
+      if (hasStorage(layer)) {
+        layer.useStorage(params, grads);
+      } else {
+        params.forEach((view, k) =>
+          this.#copiedParams.push([layer.params[k], view])
+        );
+        grads.forEach((view, k) =>
+          this.#copiedGrads.push([layer.grads[k], view])
+        );
+      }
+    }
+    if (offset !== P) {
+      throw new TypeError(
+        `Cannot share the parameters as the network holds ${offset} and the layout ${P}`,
+      );
+    }
+    // This thread's slice of θ, cut into pieces at tensor boundaries.
+    const per = Math.ceil(P / W / 8) * 8;
+    this.#lo = Math.min(P, index * per);
+    this.#hi = Math.min(P, this.#lo + per);
+    const pieceParams: Float64Array[] = [];
+    const pieceGrads: Float64Array[] = [];
+    const pieceDecays: boolean[] = [];
+    const pieceStart: number[] = [];
+    const decays = network.layers.flatMap((l) => l.decays);
+    offset = 0;
+    network.params.forEach((p, k) => {
+      const a = Math.max(offset, this.#lo),
+        b = Math.min(offset + p.length, this.#hi);
+      if (a < b) {
+        pieceParams.push(shared.subarray(a, b));
+        pieceGrads.push(this.#slots[0].subarray(a, b));
+        pieceDecays.push(decays[k]);
+        pieceStart.push(a);
+      }
+      offset += p.length;
+    });
+    this.optimizer = new Optimizer(
+      pieceParams,
+      pieceGrads,
+      pieceDecays,
+      options.optimizer,
+    );
+    // Keep the optimizer's state in shared memory too, so thread 0 can
+    // checkpoint it: slot s of piece q is at state + s·P + start of q.
+    const pieces = pieceParams.length;
+    for (let s = 0; s < layout.stateSlots; s++) {
+      for (let q = 0; q < pieces; q++) {
+        const at = layout.state + s * P + pieceStart[q];
+        this.optimizer.state[s * pieces + q] = values.subarray(
+          at,
+          at + pieceParams[q].length,
+        );
+      }
+    }
+  }
+
+  /** Step 1: backprop this shard's rows of the current batch into its gradient slot. */
+  compute(): void {
+    const { workers: W, loss } = this.layout;
+    const n = this.#control[ROWS];
+    const [start, end] = shardRange(n, W, this.index);
+    if (end === start) {
+      this.#values[loss + this.index] = 0;
+      return;
+    }
+    for (const [mine, shared] of this.#copiedParams) mine.set(shared);
+    for (const [mine] of this.#copiedGrads) mine.fill(0);
+    if (this.#random) {
+      for (let j = 0; j < 4; j++) {
+        this.#seed[j] = this.#control[SEEDS + 4 * this.index + j];
+      }
+      this.#random.setState(this.#seed);
+    }
+    this.#values[loss + this.index] = this.network.backprop(
+      this.#x,
+      this.#labels,
+      end - start,
+      this.#cost,
+    );
+    for (const [mine, shared] of this.#copiedGrads) shared.set(mine);
+  }
+
+  /**
+   * Step 3: for this thread's slice, sum the gradient slots into slot 0
+   * (weighted by shard size, in shard order), apply the optimizer, and zero
+   * the slots for the next batch.
+   */
+  update(): void {
+    const { workers: W } = this.layout;
+    const n = this.#control[ROWS];
+    const lo = this.#lo, hi = this.#hi;
+    const slots = this.#slots;
+    const g0 = slots[0];
+    if (W > 1) {
+      const [s0, e0] = shardRange(n, W, 0);
+      const c0 = (e0 - s0) / n;
+      for (let t = 1; t < W; t++) {
+        const [s, e] = shardRange(n, W, t);
+        const c = (e - s) / n;
+        const g = slots[t];
+        // (c0·g0 + c1·g1) + c2·g2 …: the first pass scales slot 0 too.
+        if (t === 1) {
+          for (let i = lo; i < hi; i++) g0[i] = c0 * g0[i] + c * g[i];
+        } else {
+          for (let i = lo; i < hi; i++) g0[i] += c * g[i];
+        }
+        g.fill(0, lo, hi);
+      }
+    }
+    this.optimizer.step(this.#values[this.layout.learningRate]);
+    g0.fill(0, lo, hi);
+  }
+
+  /** Copies the shared parameters into layers that keep their own arrays. */
+  refresh(): void {
+    for (const [mine, shared] of this.#copiedParams) mine.set(shared);
+  }
+}
+
+/** What a worker is sent to build its shard. */
+export interface WorkerInit {
+  buffers: SharedBuffers;
+  layout: SharedLayout;
+  index: number;
+  architecture: Architecture;
+  cost: Cost;
+  optimizer: OptimizerOptions;
+  hasDropout: boolean;
+}
+
+/** The parts of a worker's global scope that {@link runWorker} uses. */
+export interface WorkerScope {
+  postMessage(message: unknown): void;
+  close(): void;
+}
+
+/**
+ * A worker's whole life (called by parallel_worker.ts with the init message):
+ * build the shard, report ready, then serve commands until told to stop.
+ */
+export function runWorker(init: WorkerInit, scope: WorkerScope): void {
+  const { layout, index } = init;
+  const random = init.hasDropout ? createRandom(0) : undefined;
+  const network = new Network(init.architecture, random);
+  const shard = new Shard(network, index, init.buffers, layout, {
+    cost: init.cost,
+    optimizer: init.optimizer,
+    random,
+  }, false);
+  const control = new Int32Array(init.buffers.control);
+  scope.postMessage({ ready: index });
+  const W = layout.workers;
+  for (let gen = 1;; gen++) {
+    awaitAtLeast(control, GEN, gen, true);
+    const command = Atomics.load(control, CMD);
+    if (command === CMD_STOP) break;
+    let error: unknown;
+    try {
+      if (command === CMD_STEP) shard.compute();
+      else if (command === CMD_SET_STEPS) {
+        shard.optimizer.steps = control[STEPS];
+      }
+    } catch (e) {
+      error = e;
+    }
+    arrive(control, ARRIVED_A, gen * W);
+    awaitAtLeast(control, ARRIVED_A, gen * W, true);
+    try {
+      if (command === CMD_STEP && error === undefined) shard.update();
+    } catch (e) {
+      error = e;
+    }
+    if (error !== undefined) {
+      Atomics.store(control, FAILED, index + 1);
+      scope.postMessage({ error: String(error), index });
+    }
+    arrive(control, ARRIVED_B, gen * W);
+  }
+  scope.close();
+}
+
+/** Adds this thread's arrival to a barrier counter; the last one wakes the sleepers. */
+function arrive(control: Int32Array, slot: number, target: number): void {
+  if (Atomics.add(control, slot, 1) + 1 >= target) {
+    Atomics.notify(control, slot);
+  }
+}
+
+/** Returns once control[slot] ≥ target: spins, then sleeps if allowed. */
+function awaitAtLeast(
+  control: Int32Array,
+  slot: number,
+  target: number,
+  canSleep: boolean,
+): void {
+  for (let spin = 0; spin < SPINS; spin++) {
+    if (Atomics.load(control, slot) >= target) return;
+  }
+  for (;;) {
+    const seen = Atomics.load(control, slot);
+    if (seen >= target) return;
+    if (canSleep) Atomics.wait(control, slot, seen, 1000);
+  }
+}
+
+/** True when this thread may block in Atomics.wait (a page's main thread may not). */
+function canSleepHere(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Trains like {@link Trainer} (same options, state and per-batch results)
+ * with each batch split over W threads; see the module comment.
+ *
+ * @example
+ * ```ts
+ * import { createNetwork } from "./network.ts";
+ * import { createRandom } from "./random.ts";
+ * import { ParallelTrainer } from "./parallel.ts";
+ * const random = createRandom(1);
+ * const net = createNetwork({
+ *   input: [4],
+ *   layers: [{ type: "dense", units: 2, activation: "softmax" }],
+ * }, { random });
+ * const data = {
+ *   images: new Float32Array(32).fill(0.5),
+ *   labels: new Uint8Array(8),
+ *   count: 8,
+ *   shape: [4],
+ * };
+ * const trainer = await ParallelTrainer.create(net, data, {
+ *   cost: "cross-entropy", optimizer: { kind: "sgd" }, learningRate: 0.1,
+ *   schedule: "constant", epochs: 1, batchSize: 4, random, workers: 2,
+ * });
+ * try {
+ *   while (!trainer.done) trainer.trainBatch();
+ * } finally {
+ *   trainer.close();
+ * }
+ * ```
+ */
+export class ParallelTrainer {
+  readonly network: Network;
+  readonly data: Dataset;
+  readonly options: ParallelTrainerOptions;
+  readonly batchesPerEpoch: number;
+  /** W, threads per batch (the calling one included). */
+  readonly workers: number;
+  /** True when the shards run on Web Workers, false on the single-thread path. */
+  readonly parallel: boolean;
+  /** The current epoch, 0-based; equals `options.epochs` when done. */
+  epoch = 0;
+  /** The next batch within the epoch. */
+  batch = 0;
+  #shards: Shard[];
+  #threads: Worker[];
+  #layout: SharedLayout;
+  #values: Float64Array;
+  #control: Int32Array;
+  #labels: Uint8Array;
+  #order: Uint32Array;
+  #batchSize: number;
+  #lossSum = 0;
+  #lossCount = 0;
+  #generation = 0;
+  #canSleep: boolean;
+  #hasDropout: boolean;
+  #closed = false;
+  #images?: Float32Array[];
+
+  private constructor(
+    network: Network,
+    data: Dataset,
+    options: ParallelTrainerOptions,
+    shards: Shard[],
+    threads: Worker[],
+    buffers: SharedBuffers,
+    layout: SharedLayout,
+  ) {
+    this.network = network;
+    this.data = data;
+    this.options = { shuffle: true, ...options };
+    this.#shards = shards;
+    this.#threads = threads;
+    this.#layout = layout;
+    this.workers = layout.workers;
+    this.parallel = threads.length > 0;
+    this.#values = new Float64Array(buffers.values);
+    this.#control = new Int32Array(buffers.control);
+    this.#labels = new Uint8Array(buffers.labels);
+    this.#batchSize = Math.min(options.batchSize, data.count);
+    this.batchesPerEpoch = Math.ceil(data.count / this.#batchSize);
+    this.#order = new Uint32Array(data.count);
+    for (let i = 0; i < data.count; i++) this.#order[i] = i;
+    this.#canSleep = this.parallel && canSleepHere();
+    this.#hasDropout = network.layers.some((l) => l.spec.type === "dropout");
+  }
+
+  /**
+   * Prepares a run, starting the workers; throws like {@link Trainer} when the
+   * options cannot train this network. Call {@link ParallelTrainer.close} when
+   * done, or the workers keep the process alive.
+   */
+  static async create(
+    network: Network,
+    data: Dataset,
+    options: ParallelTrainerOptions,
+  ): Promise<ParallelTrainer> {
+    new Trainer(network, data, options); // the same checks and messages
+    const workers = options.workers ?? 1;
+    if (!(Number.isInteger(workers) && workers >= 1 && workers <= 64)) {
+      throw new RangeError(
+        `Cannot train in parallel as workers must be an integer in 1..64: got ${workers}`,
+      );
+    }
+    const useWorkers = workers > 1 && options.mode !== "single-thread" &&
+      workersAvailable();
+    const stateSlots = options.optimizer.kind === "adam"
+      ? 2
+      : options.optimizer.kind === "momentum"
+      ? 1
+      : 0;
+    const layout = sharedLayout(
+      workers,
+      network.parameterCount,
+      stateSlots,
+      Math.min(options.batchSize, data.count),
+      network.inputSize,
+    );
+    const Buffer = useWorkers ? SharedArrayBuffer : ArrayBuffer;
+    const buffers: SharedBuffers = {
+      values: new Buffer(layout.size * 8),
+      control: new Buffer(layout.controlSize * 4),
+      labels: new Buffer(workers * layout.shardRows),
+    };
+    const hasDropout = network.layers.some((l) => l.spec.type === "dropout");
+    const shardOptions = { cost: options.cost, optimizer: options.optimizer };
+    const shards = [
+      new Shard(network, 0, buffers, layout, shardOptions, true),
+    ];
+    const threads: Worker[] = [];
+    if (useWorkers) {
+      const url = options.workerUrl ??
+        new URL("./parallel_worker.ts", import.meta.url);
+      try {
+        await Promise.all(
+          Array.from({ length: workers - 1 }, (_, k) => {
+            const worker = new Worker(url, { type: "module" });
+            threads.push(worker);
+            const init: WorkerInit = {
+              buffers,
+              layout,
+              index: k + 1,
+              architecture: network.architecture,
+              cost: options.cost,
+              optimizer: options.optimizer,
+              hasDropout,
+            };
+            return new Promise<void>((resolve, reject) => {
+              worker.onmessage = (e: MessageEvent) => {
+                if (e.data?.ready === k + 1) resolve();
+                else if (e.data?.error) reject(new Error(e.data.error));
+              };
+              worker.onerror = (e: ErrorEvent) => {
+                e.preventDefault();
+                reject(new Error(`Cannot start worker ${k + 1}: ${e.message}`));
+              };
+              worker.postMessage(init);
+            });
+          }),
+        );
+      } catch (error) {
+        for (const worker of threads) worker.terminate();
+        throw error;
+      }
+    } else {
+      for (let t = 1; t < workers; t++) {
+        const random = hasDropout ? createRandom(0) : undefined;
+        shards.push(
+          new Shard(
+            new Network(network.architecture, random),
+            t,
+            buffers,
+            layout,
+            {
+              ...shardOptions,
+              random,
+            },
+            false,
+          ),
+        );
+      }
+    }
+    return new ParallelTrainer(
+      network,
+      data,
+      options,
+      shards,
+      threads,
+      buffers,
+      layout,
+    );
+  }
+
+  /** True once every epoch has been trained. */
+  get done(): boolean {
+    return this.epoch >= this.options.epochs;
+  }
+
+  /** Total optimizer steps of the whole run. */
+  get totalSteps(): number {
+    return this.options.epochs * this.batchesPerEpoch;
+  }
+
+  /** Mean cost of the batches trained so far in the current (or just ended) epoch. */
+  get epochLoss(): number {
+    return this.#lossCount ? this.#lossSum / this.#lossCount : NaN;
+  }
+
+  /** Optimizer steps taken. */
+  get steps(): number {
+    return this.#shards[0].optimizer.steps;
+  }
+
+  /** Trains one batch: gather into the shards, backprop them, sum, step. */
+  trainBatch(): BatchResult {
+    if (this.#closed) {
+      throw new RangeError("Cannot train after close(): the workers are gone");
+    }
+    if (this.done) {
+      throw new RangeError(
+        `Cannot train past the last epoch: ${this.epoch} done`,
+      );
+    }
+    const { random } = this.options;
+    if (this.batch === 0) {
+      if (this.options.shuffle) shuffleInPlace(this.#order, random);
+      this.#lossSum = 0;
+      this.#lossCount = 0;
+    }
+    const start = this.batch * this.#batchSize;
+    const n = Math.min(this.#batchSize, this.data.count - start);
+    this.#gather(start, n);
+    const learningRate = learningRateAt(
+      this.options.schedule,
+      this.options.learningRate,
+      {
+        done: this.steps,
+        total: this.totalSteps,
+        stepsPerEpoch: this.batchesPerEpoch,
+      },
+    );
+    const layout = this.#layout;
+    const W = layout.workers;
+    this.#values[layout.learningRate] = learningRate;
+    this.#control[ROWS] = n;
+    if (this.#hasDropout) {
+      for (let k = 4; k < 4 * W; k++) {
+        this.#control[SEEDS + k] = Math.floor(random() * 4294967296) | 0;
+      }
+    }
+    if (this.parallel) {
+      this.#run(CMD_STEP);
+    } else {
+      for (const shard of this.#shards) shard.compute();
+      for (const shard of this.#shards) shard.update();
+    }
+    this.#shards[0].refresh();
+    let loss = 0;
+    for (let t = 0; t < W; t++) {
+      const [s, e] = shardRange(n, W, t);
+      const l = this.#values[layout.loss + t];
+      loss = t === 0 && W === 1 ? l : loss + ((e - s) / n) * l;
+    }
+    this.#lossSum += loss * n;
+    this.#lossCount += n;
+    const result: BatchResult = {
+      epoch: this.epoch,
+      batch: this.batch,
+      loss,
+      learningRate,
+      epochEnded: false,
+    };
+    this.batch++;
+    if (this.batch === this.batchesPerEpoch) {
+      this.batch = 0;
+      this.epoch++;
+      result.epochEnded = true;
+    }
+    return result;
+  }
+
+  /** Copies (or augments) batch rows into their shards' regions. */
+  #gather(start: number, n: number): void {
+    const { data } = this;
+    const { augment, random } = this.options;
+    const { workers: W, shardRows, inputSize: size, x } = this.#layout;
+    const values = this.#values, images = data.images;
+    if (augment && !this.#images) {
+      this.#images = Array.from(
+        { length: data.count },
+        (_, i) => images.subarray(i * size, (i + 1) * size),
+      );
+    }
+    for (let t = 0; t < W; t++) {
+      const [s, e] = shardRange(n, W, t);
+      for (let r = s; r < e; r++) {
+        const i = this.#order[start + r];
+        const row = t * shardRows + r - s;
+        const o = x + row * size;
+        if (augment) augment(values, o, this.#images![i], random);
+        else {for (let k = 0, p = i * size; k < size; k++) {
+            values[o + k] = images[p + k];
+          }}
+        this.#labels[row] = data.labels[i];
+      }
+    }
+  }
+
+  /** Runs a command on every thread (this one as shard 0) and waits for barrier B. */
+  #run(command: number): void {
+    const control = this.#control;
+    const W = this.#layout.workers;
+    const gen = ++this.#generation;
+    Atomics.store(control, CMD, command);
+    Atomics.store(control, GEN, gen);
+    Atomics.notify(control, GEN);
+    const shard = this.#shards[0];
+    if (command === CMD_STEP) shard.compute();
+    arrive(control, ARRIVED_A, gen * W);
+    awaitAtLeast(control, ARRIVED_A, gen * W, this.#canSleep);
+    if (command === CMD_STEP) shard.update();
+    arrive(control, ARRIVED_B, gen * W);
+    awaitAtLeast(control, ARRIVED_B, gen * W, this.#canSleep);
+    const failed = Atomics.load(control, FAILED);
+    if (failed) {
+      this.close();
+      throw new Error(
+        `Cannot continue training as worker ${
+          failed - 1
+        } failed (see its error event)`,
+      );
+    }
+  }
+
+  /** A deep copy of everything needed to continue exactly where the run is now. */
+  getState(): TrainerState {
+    const { params, state, paramCount: P, stateSlots } = this.#layout;
+    const values = this.#values;
+    const slices = (base: number) => {
+      let offset = base;
+      return this.network.params.map((p) => {
+        const copy = values.slice(offset, offset + p.length);
+        offset += p.length;
+        return copy;
+      });
+    };
+    const optimizer: Float64Array[] = [];
+    for (let s = 0; s < stateSlots; s++) {
+      optimizer.push(...slices(state + s * P));
+    }
+    return {
+      epoch: this.epoch,
+      batch: this.batch,
+      steps: this.steps,
+      lossSum: this.#lossSum,
+      lossCount: this.#lossCount,
+      order: this.#order.slice(),
+      random: this.options.random.getState(),
+      params: slices(params),
+      optimizer,
+    };
+  }
+
+  /** Continues from a {@link TrainerState} of a run with the same options (any worker count). */
+  setState(state: TrainerState): void {
+    const sizes = this.network.params.map((p) => p.length);
+    const { params, state: stateAt, paramCount: P, stateSlots } = this.#layout;
+    const sameShapes = state.params.length === sizes.length &&
+      state.params.every((p, k) => p.length === sizes[k]) &&
+      state.optimizer.length === stateSlots * sizes.length &&
+      state.optimizer.every((s, k) => s.length === sizes[k % sizes.length]) &&
+      state.order.length === this.#order.length;
+    if (!sameShapes) {
+      throw new TypeError(
+        "Cannot resume training as the saved state does not match this network, optimizer or dataset",
+      );
+    }
+    const values = this.#values;
+    let offset = 0;
+    state.params.forEach((p, k) => {
+      values.set(p, params + offset);
+      for (let s = 0; s < stateSlots; s++) {
+        values.set(
+          state.optimizer[s * sizes.length + k],
+          stateAt + s * P + offset,
+        );
+      }
+      offset += p.length;
+    });
+    this.epoch = state.epoch;
+    this.batch = state.batch;
+    this.#lossSum = state.lossSum;
+    this.#lossCount = state.lossCount;
+    this.#order.set(state.order);
+    this.options.random.setState(state.random);
+    for (const shard of this.#shards) shard.optimizer.steps = state.steps;
+    if (this.parallel) {
+      this.#control[STEPS] = state.steps;
+      this.#run(CMD_SET_STEPS);
+    }
+    this.#shards[0].refresh();
+  }
+
+  /** Stops the workers. The network keeps its trained weights. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.parallel) {
+      const control = this.#control;
+      Atomics.store(control, CMD, CMD_STOP);
+      Atomics.store(control, GEN, ++this.#generation);
+      Atomics.notify(control, GEN);
+      for (const worker of this.#threads) worker.terminate();
+    }
+  }
+
+  /** Same as {@link ParallelTrainer.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
