@@ -414,8 +414,8 @@ async function inflate(
 
 /**
  * Undoes the row filters in place: each row of `rowBytes` is preceded by its
- * filter type; bytes are predicted from a = left (one pixel back), b = up,
- * c = up-left.
+ * filter type; byte x is predicted from a = the byte one pixel to the left,
+ * b = the byte above, c = the byte above a (all 0 outside the image).
  */
 function unfilter(
   raw: Uint8Array,
@@ -427,45 +427,45 @@ function unfilter(
 ): void {
   const bpp = Math.max(1, bitsPerPixel >> 3);
   const stride = rowBytes + 1;
+  let up: Uint8Array = new Uint8Array(rowBytes); // above the first row: zeros
   for (let y = 0; y < rows; y++) {
-    const row = start + y * stride + 1;
-    const up = y > 0 ? row - stride : -1;
-    const filter = raw[row - 1];
+    const at = start + y * stride;
+    const filter = raw[at];
+    const cur = raw.subarray(at + 1, at + stride);
     switch (filter) {
       case 0:
         break;
       case 1: // Sub: + a
-        for (let i = bpp; i < rowBytes; i++) {
-          raw[row + i] = raw[row + i] + raw[row + i - bpp];
-        }
+        for (let i = bpp; i < rowBytes; i++) cur[i] += cur[i - bpp];
         break;
       case 2: // Up: + b
-        if (up < 0) break;
-        for (let i = 0; i < rowBytes; i++) {
-          raw[row + i] = raw[row + i] + raw[up + i];
-        }
+        for (let i = 0; i < rowBytes; i++) cur[i] += up[i];
         break;
       case 3: // Average: + ⌊(a + b) / 2⌋
-        for (let i = 0; i < rowBytes; i++) {
-          const a = i >= bpp ? raw[row + i - bpp] : 0;
-          const b = up >= 0 ? raw[up + i] : 0;
-          raw[row + i] = raw[row + i] + ((a + b) >> 1);
+        for (let i = 0; i < bpp; i++) cur[i] += up[i] >> 1;
+        for (let i = bpp; i < rowBytes; i++) {
+          cur[i] += (cur[i - bpp] + up[i]) >> 1;
         }
         break;
       case 4: // Paeth: + whichever of a, b, c is closest to a + b − c
-        for (let i = 0; i < rowBytes; i++) {
-          const a = i >= bpp ? raw[row + i - bpp] : 0;
-          const b = up >= 0 ? raw[up + i] : 0;
-          const c = i >= bpp && up >= 0 ? raw[up + i - bpp] : 0;
-          const pa = Math.abs(b - c), pb = Math.abs(a - c);
-          const pc = Math.abs(a + b - 2 * c);
-          const predicted = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-          raw[row + i] = raw[row + i] + predicted;
+        // Channel by channel, so a and c stay in registers.
+        for (let k = 0; k < bpp; k++) {
+          let a = (cur[k] + up[k]) & 255, c = up[k];
+          cur[k] = a;
+          for (let i = k + bpp; i < rowBytes; i += bpp) {
+            const b = up[i];
+            const p = b - c, q = a - c, r = p + q;
+            const pa = p < 0 ? -p : p, pb = q < 0 ? -q : q, pc = r < 0 ? -r : r;
+            a = (cur[i] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
+            cur[i] = a;
+            c = b;
+          }
         }
         break;
       default:
         fail(`row ${y}${where} has an unknown filter type: got ${filter}`);
     }
+    up = cur;
   }
 }
 
@@ -483,44 +483,45 @@ function writePixels(
   const channels = CHANNELS[h.colorType];
   const depth = h.bitDepth;
   const samples = new Uint16Array(pass.width * channels);
-  // Raw sample → 8 bits: 16-bit rounds, 1/2/4-bit grey stretches to 0..255
-  // (×255, ×85, ×17). Palette indices are not converted.
-  const max = (1 << depth) - 1;
-  const to8 = depth === 16
-    ? (s: number) => Math.round(s / 257)
-    : (s: number) => s * (255 / max);
+  // Raw sample → 8 bits, as a table: 16-bit rounds (s / 257), 1/2/4-bit grey
+  // stretches to 0..255 (×255, ×85, ×17). Palette indices are not converted.
+  const max = depth === 16 ? 0xffff : (1 << depth) - 1;
+  const to8 = new Uint8Array(max + 1);
+  for (let v = 0; v <= max; v++) to8[v] = Math.round(v * 255 / max);
+  // tRNS of grey or RGB: the one raw colour that is fully transparent.
   const key = transparency && (h.colorType === 0 || h.colorType === 2)
     ? Array.from(
       { length: transparency.length / 2 },
       (_, k) => ((transparency[2 * k] << 8) | transparency[2 * k + 1]) & max,
     )
-    : undefined;
+    : [-1, -1, -1];
   const paletteSize = palette ? palette.length / 3 : 0;
+  const step = 4 * pass.dx;
   for (let y = 0; y < pass.height; y++) {
-    const row = start + y * (rowBytes + 1) + 1;
-    readSamples(samples, raw, row, depth);
+    readSamples(samples, raw, start + y * (rowBytes + 1) + 1, depth);
     const imageY = pass.y0 + y * pass.dy;
-    for (let x = 0; x < pass.width; x++) {
-      const o = 4 * (imageY * h.width + pass.x0 + x * pass.dx);
-      const s = x * channels;
-      switch (h.colorType) {
-        case 0: {
-          const g = to8(samples[s]);
-          rgba[o] = rgba[o + 1] = rgba[o + 2] = g;
-          rgba[o + 3] = key && samples[s] === key[0] ? 0 : 255;
-          break;
+    let o = 4 * (imageY * h.width + pass.x0);
+    const n = pass.width;
+    switch (h.colorType) {
+      case 0:
+        for (let x = 0; x < n; x++, o += step) {
+          const g = samples[x];
+          rgba[o] = rgba[o + 1] = rgba[o + 2] = to8[g];
+          rgba[o + 3] = g === key[0] ? 0 : 255;
         }
-        case 2:
-          rgba[o] = to8(samples[s]);
-          rgba[o + 1] = to8(samples[s + 1]);
-          rgba[o + 2] = to8(samples[s + 2]);
-          rgba[o + 3] = key && samples[s] === key[0] &&
-              samples[s + 1] === key[1] && samples[s + 2] === key[2]
-            ? 0
-            : 255;
-          break;
-        case 3: {
-          const index = samples[s];
+        break;
+      case 2:
+        for (let x = 0, s = 0; x < n; x++, o += step, s += 3) {
+          const r = samples[s], g = samples[s + 1], b = samples[s + 2];
+          rgba[o] = to8[r];
+          rgba[o + 1] = to8[g];
+          rgba[o + 2] = to8[b];
+          rgba[o + 3] = r === key[0] && g === key[1] && b === key[2] ? 0 : 255;
+        }
+        break;
+      case 3:
+        for (let x = 0; x < n; x++, o += step) {
+          const index = samples[x];
           if (index >= paletteSize) {
             fail(
               `pixel (${
@@ -534,21 +535,22 @@ function writePixels(
           rgba[o + 3] = transparency && index < transparency.length
             ? transparency[index]
             : 255;
-          break;
         }
-        case 4: {
-          const g = to8(samples[s]);
-          rgba[o] = rgba[o + 1] = rgba[o + 2] = g;
-          rgba[o + 3] = to8(samples[s + 1]);
-          break;
+        break;
+      case 4:
+        for (let x = 0, s = 0; x < n; x++, o += step, s += 2) {
+          rgba[o] = rgba[o + 1] = rgba[o + 2] = to8[samples[s]];
+          rgba[o + 3] = to8[samples[s + 1]];
         }
-        case 6:
-          rgba[o] = to8(samples[s]);
-          rgba[o + 1] = to8(samples[s + 1]);
-          rgba[o + 2] = to8(samples[s + 2]);
-          rgba[o + 3] = to8(samples[s + 3]);
-          break;
-      }
+        break;
+      case 6:
+        for (let x = 0, s = 0; x < n; x++, o += step, s += 4) {
+          rgba[o] = to8[samples[s]];
+          rgba[o + 1] = to8[samples[s + 1]];
+          rgba[o + 2] = to8[samples[s + 2]];
+          rgba[o + 3] = to8[samples[s + 3]];
+        }
+        break;
     }
   }
 }
