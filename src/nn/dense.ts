@@ -35,6 +35,9 @@ import {
   shapeSize,
 } from "./layer.ts";
 
+/** What backward returns when dC/dx is not needed (shared: a new view per batch would be garbage). */
+const NO_INPUT_GRADIENT = new Float64Array(0);
+
 /** A dense layer: `units` outputs, each connected to every input. */
 export class DenseLayer implements Layer {
   readonly spec: LayerSpec;
@@ -158,7 +161,7 @@ export class DenseLayer implements Layer {
     } else {
       denseBackwardParamsTiled(dw, db, this.#x, dz, n, this.nIn, this.nOut);
     }
-    if (!needInput) return this.#dx.subarray(0, 0);
+    if (!needInput) return NO_INPUT_GRADIENT;
     // dC/dx = w · dC/dz: how the cost changes with each input, summed over all outputs j
     this.#dx = ensureCapacity(this.#dx, n * this.nIn);
     denseBackwardInputTiled(this.#dx, dz, this.w, n, this.nIn, this.nOut);

@@ -173,12 +173,9 @@ export interface SharedBuffers {
   labels: ArrayBufferLike;
 }
 
-/** The rows [start, end) of a batch of n that shard t of W computes. */
-function shardRange(n: number, workers: number, t: number): [number, number] {
-  return [
-    Math.floor((t * n) / workers),
-    Math.floor(((t + 1) * n) / workers),
-  ];
+/** The first row of shard t when a batch of n rows is split W ways; shard t ends where t + 1 starts. */
+function shardStart(n: number, workers: number, t: number): number {
+  return Math.floor((t * n) / workers);
 }
 
 /** What {@link Shard} needs besides its network. */
@@ -210,6 +207,14 @@ export class Shard {
   #copiedGrads: [Float64Array, Float64Array][] = [];
   #lo: number;
   #hi: number;
+  /** The optimizer's pieces of θ: views of the shared parameters, their offsets in θ, λ of each. */
+  #pieces: Float64Array[];
+  #pieceStart: number[];
+  #pieceDecay: number[];
+  /** n_t / n of the current batch, per shard. */
+  #shares: Float64Array;
+  /** True for gd/sgd, whose update is fused with the gradient sum. */
+  #plainSgd: boolean;
   #random?: Random;
   #seed = new Uint32Array(4);
 
@@ -305,6 +310,14 @@ export class Shard {
       pieceDecays,
       options.optimizer,
     );
+    this.#pieces = pieceParams;
+    this.#pieceStart = pieceStart;
+    this.#pieceDecay = pieceDecays.map((d) =>
+      d ? this.optimizer.options.weightDecay : 0
+    );
+    this.#shares = new Float64Array(W);
+    this.#plainSgd = this.optimizer.kind === "sgd" ||
+      this.optimizer.kind === "gd";
     // Keep the optimizer's state in shared memory too, so thread 0 can
     // checkpoint it: slot s of piece q is at state + s·P + start of q.
     const pieces = pieceParams.length;
@@ -323,7 +336,8 @@ export class Shard {
   compute(): void {
     const { workers: W, loss } = this.layout;
     const n = this.#control[ROWS];
-    const [start, end] = shardRange(n, W, this.index);
+    const start = shardStart(n, W, this.index);
+    const end = shardStart(n, W, this.index + 1);
     if (end === start) {
       this.#values[loss + this.index] = 0;
       return;
@@ -346,31 +360,59 @@ export class Shard {
   }
 
   /**
-   * Step 3: for this thread's slice, sum the gradient slots into slot 0
-   * (weighted by shard size, in shard order), apply the optimizer, and zero
-   * the slots for the next batch.
+   * Step 3: for this thread's slice, sum the gradient slots (weighted by
+   * shard size, in shard order), apply the optimizer, and zero the slots for
+   * the next batch. For gd/sgd the three are one pass over memory (the same
+   * arithmetic as Optimizer.step: θ ← θ − η (g + λθ)); other optimizers get
+   * the sum in slot 0 and run their own step.
    */
   update(): void {
-    const { workers: W } = this.layout;
+    const W = this.layout.workers;
     const n = this.#control[ROWS];
-    const lo = this.#lo, hi = this.#hi;
+    const shares = this.#shares;
+    for (let t = 0; t < W; t++) {
+      shares[t] = (shardStart(n, W, t + 1) - shardStart(n, W, t)) / n;
+    }
     const slots = this.#slots;
     const g0 = slots[0];
-    if (W > 1) {
-      const [s0, e0] = shardRange(n, W, 0);
-      const c0 = (e0 - s0) / n;
-      for (let t = 1; t < W; t++) {
-        const [s, e] = shardRange(n, W, t);
-        const c = (e - s) / n;
-        const g = slots[t];
-        // (c0·g0 + c1·g1) + c2·g2 …: the first pass scales slot 0 too.
-        if (t === 1) {
-          for (let i = lo; i < hi; i++) g0[i] = c0 * g0[i] + c * g[i];
+    if (this.#plainSgd) {
+      const eta = this.#values[this.layout.learningRate];
+      for (let q = 0; q < this.#pieces.length; q++) {
+        const p = this.#pieces[q], lambda = this.#pieceDecay[q];
+        const o = this.#pieceStart[q], len = p.length;
+        if (W === 1) {
+          for (let i = 0; i < len; i++) {
+            p[i] -= eta * (g0[o + i] + lambda * p[i]);
+            g0[o + i] = 0;
+          }
         } else {
-          for (let i = lo; i < hi; i++) g0[i] += c * g[i];
+          const c0 = shares[0], c1 = shares[1], g1 = slots[1];
+          for (let i = 0; i < len; i++) {
+            let g = c0 * g0[o + i] + c1 * g1[o + i];
+            g0[o + i] = 0;
+            g1[o + i] = 0;
+            for (let t = 2; t < W; t++) {
+              g += shares[t] * slots[t][o + i];
+              slots[t][o + i] = 0;
+            }
+            p[i] -= eta * (g + lambda * p[i]);
+          }
         }
-        g.fill(0, lo, hi);
       }
+      this.optimizer.steps++;
+      return;
+    }
+    const lo = this.#lo, hi = this.#hi;
+    for (let t = 1; t < W; t++) {
+      const c = shares[t], g = slots[t];
+      // (c0·g0 + c1·g1) + c2·g2 …: the first pass scales slot 0 too.
+      if (t === 1) {
+        const c0 = shares[0];
+        for (let i = lo; i < hi; i++) g0[i] = c0 * g0[i] + c * g[i];
+      } else {
+        for (let i = lo; i < hi; i++) g0[i] += c * g[i];
+      }
+      g.fill(0, lo, hi);
     }
     this.optimizer.step(this.#values[this.layout.learningRate]);
     g0.fill(0, lo, hi);
@@ -738,9 +780,9 @@ export class ParallelTrainer {
     this.#shards[0].refresh();
     let loss = 0;
     for (let t = 0; t < W; t++) {
-      const [s, e] = shardRange(n, W, t);
+      const share = (shardStart(n, W, t + 1) - shardStart(n, W, t)) / n;
       const l = this.#values[layout.loss + t];
-      loss = t === 0 && W === 1 ? l : loss + ((e - s) / n) * l;
+      loss = W === 1 ? l : loss + share * l;
     }
     this.#lossSum += loss * n;
     this.#lossCount += n;
@@ -773,7 +815,7 @@ export class ParallelTrainer {
       );
     }
     for (let t = 0; t < W; t++) {
-      const [s, e] = shardRange(n, W, t);
+      const s = shardStart(n, W, t), e = shardStart(n, W, t + 1);
       for (let r = s; r < e; r++) {
         const i = this.#order[start + r];
         const row = t * shardRows + r - s;

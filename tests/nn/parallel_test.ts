@@ -75,12 +75,13 @@ async function parallelRun(
 
 const OPTIMIZERS: OptimizerOptions[] = [
   { kind: "sgd" },
+  { kind: "sgd", weightDecay: 1e-2 },
   { kind: "momentum", momentum: 0.9, weightDecay: 1e-3 },
   { kind: "adam" },
 ];
 
 for (const optimizer of OPTIMIZERS) {
-  Deno.test(`ParallelTrainer with 1 worker gives bit-identical weights and losses to Trainer (${optimizer.kind})`, async () => {
+  Deno.test(`ParallelTrainer with 1 worker gives bit-identical weights and losses to Trainer (${JSON.stringify(optimizer)})`, async () => {
     const plain = setup(3, MLP, { optimizer });
     const expectedLosses = trainAll(
       new Trainer(plain.network, data, plain.options),
@@ -90,7 +91,7 @@ for (const optimizer of OPTIMIZERS) {
     assertEquals(network.params, plain.network.params);
   });
 
-  Deno.test(`ParallelTrainer on 2 workers gives bit-identical weights to the single-thread path (${optimizer.kind})`, async () => {
+  Deno.test(`ParallelTrainer on 2 workers gives bit-identical weights to the single-thread path (${JSON.stringify(optimizer)})`, async () => {
     const threads = await parallelRun(4, { optimizer, workers: 2 });
     const single = await parallelRun(4, {
       optimizer,
