@@ -50,6 +50,13 @@ export interface Preset {
   batchSize: number;
   /** Random distortions of each training digit, or null for none. */
   augment: AugmentOptions | null;
+  /**
+   * Writing styles MNIST lacks (flagged 1s, crossed 7s, curled 9s) drawn
+   * into a fraction of the training digits before training (options of
+   * `addWritingStyles`, src/data/writing_styles.ts, without `random`), or
+   * null for none.
+   */
+  writingStyles: { fraction: number; footProbability?: number } | null;
 }
 
 const relu = "relu" as const;
@@ -80,7 +87,8 @@ const HANDWRITING: AugmentOptions = {
   aspect: 0.15,
   shear: 0.25,
   elastic: 0,
-  thickness: 0.5,
+  thicken: 0.3,
+  thin: 0.5,
 };
 
 /** The presets by name. */
@@ -101,6 +109,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = Object.freeze({
     epochs: 10,
     batchSize: 32,
     augment: HANDWRITING,
+    writingStyles: null,
   },
   default: {
     name: "default",
@@ -118,6 +127,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = Object.freeze({
     epochs: 10,
     batchSize: 32,
     augment: HANDWRITING,
+    writingStyles: null,
   },
   best: {
     name: "best",
@@ -143,6 +153,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = Object.freeze({
     epochs: 20,
     batchSize: 32,
     augment: HANDWRITING,
+    writingStyles: null,
   },
   classic: {
     name: "classic",
@@ -164,6 +175,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = Object.freeze({
     epochs: 300,
     batchSize: 8000,
     augment: null,
+    writingStyles: null,
   },
 });
 

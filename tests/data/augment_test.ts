@@ -18,7 +18,8 @@ const OFF = {
   aspect: 0,
   shear: 0,
   elastic: 0,
-  thickness: 0,
+  thicken: 0,
+  thin: 0,
 };
 
 /** A 28×28 image with ink at the given (x, y) pixels. */
@@ -78,25 +79,27 @@ Deno.test("createAugment() rotates about the image centre", () => {
   assertAlmostEquals(sum(out), 1, 1e-9);
 });
 
-Deno.test("createAugment() thickens strokes by dilation and thins them by erosion", () => {
-  const augment = createAugment({ ...OFF, thickness: 1 });
+Deno.test("createAugment() thickens strokes by dilation and thins them by raising the ink level", () => {
+  const augment = createAugment({ ...OFF, thicken: 1, thin: 0.5 });
   const out = new Float64Array(784);
-  // u → 1: t = +1, a full 3×3 dilation: one pixel becomes a 3×3 block.
+  // t = −0.5 + 1.5·u. u → 1: t = +1, a full 3×3 dilation: one pixel becomes a 3×3 block.
   augment(out, 0, imageWith([14, 14]), sequence(1));
   assertEquals(sum(out), 9);
   assertEquals(out[13 * 28 + 13], 1);
-  // u = 0: t = −1, a full erosion: a 3×3 block shrinks to its centre.
-  const block: [number, number][] = [];
-  for (let y = 13; y <= 15; y++) {
-    for (let x = 13; x <= 15; x++) block.push([x, y]);
-  }
-  augment(out, 0, imageWith(...block), sequence(0));
-  assertEquals(sum(out), 1);
-  assertEquals(out[14 * 28 + 14], 1);
-  // u = 0.75: t = +0.5, halfway: the ring around the pixel gets 0.5.
-  augment(out, 0, imageWith([14, 14]), sequence(0.75));
+  // u = 2/3: t = +0.5, halfway: the ring around the pixel gets 0.5.
+  augment(out, 0, imageWith([14, 14]), sequence(2 / 3));
   assertEquals(out[14 * 28 + 14], 1);
   assertEquals(out[13 * 28 + 14], 0.5);
+  // u = 0: t = −0.5: a soft edge of 0.25 vanishes, 0.75 becomes 0.5, 1 stays 1.
+  const soft = new Float32Array(784);
+  soft[14 * 28 + 13] = 0.25;
+  soft[14 * 28 + 14] = 1;
+  soft[14 * 28 + 15] = 0.75;
+  augment(out, 0, soft, sequence(0));
+  assertEquals(
+    [out[14 * 28 + 13], out[14 * 28 + 14], out[14 * 28 + 15]],
+    [0, 1, 0.5],
+  );
 });
 
 Deno.test("createAugment() is deterministic for a seed and varies with it", () => {
@@ -119,7 +122,8 @@ Deno.test("createAugment() keeps pixels in 0..1 and writes only its own slot", (
     aspect: 0.2,
     shear: 0.4,
     elastic: 2,
-    thickness: 1,
+    thicken: 1,
+    thin: 0.9,
   });
   const random = createRandom(4);
   const out = new Float64Array(3 * 784).fill(-7);
@@ -149,6 +153,7 @@ Deno.test("createAugment() rejects options out of range and images of the wrong 
   assertThrows(() => createAugment({ rotate: -1 }), RangeError, "rotate");
   assertThrows(() => createAugment({ shift: NaN }), RangeError, "shift");
   assertThrows(() => createAugment({ scale: 1 }), RangeError, "scale 1");
+  assertThrows(() => createAugment({ thin: 0.95 }), RangeError, "thin 0.95");
   assertThrows(() => createAugment({ elasticGrid: 0 }), RangeError, "got 0");
   const augment = createAugment();
   assertThrows(
