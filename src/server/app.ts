@@ -53,11 +53,8 @@ export interface AppDeps {
   model?: Model;
   /** Turns uploaded image bytes into 784 inputs (default: PNG decoding + the MNIST recipe). */
   decodeImage?: ImageDecoder;
-  /** Tuning of background training (lease TTL, progress interval, data). */
-  training?: Pick<
-    TrainingServiceOptions,
-    "leaseTtlMs" | "progressIntervalMs" | "yieldEveryMs" | "loadData"
-  >;
+  /** Tuning of background training (lease TTL, progress interval). */
+  training?: Pick<TrainingServiceOptions, "leaseTtlMs" | "progressIntervalMs">;
   /** Body limits in bytes. */
   limits?: { json?: number; image?: number; upload?: number };
   /** Quiet time before an event stream sends a keep-alive comment, ms. */

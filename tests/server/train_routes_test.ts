@@ -348,3 +348,27 @@ Deno.test("createApp does not train at start-up when KV already has a model", as
   assertEquals(await s.training.status(), null);
   assertEquals(await currentLease(s.kv), null);
 });
+
+Deno.test("a run that fails in the worker is recorded as failed with its reason, and frees the lease", async () => {
+  await using s = await startServer({ training: FAST });
+  // The npm package has 10,000 digits: 9,000 + 2,000 cannot be split.
+  const jobId = await startJob(s.app, {
+    ...TINY,
+    trainCount: 9000,
+    testCount: 2000,
+  });
+  const last =
+    (await readEvents(await s.app.request(`/api/train/${jobId}/events`)))
+      .pop()!;
+  assertEquals(last.event, "error");
+  assertEquals(last.data.status, "failed");
+  assertMatch(
+    String(last.data.error),
+    /Cannot split 10000 examples into 9000 train and 2000 test/,
+  );
+  assertEquals(await currentLease(s.kv), null);
+  assertEquals(await listModels(s.kv), []);
+  assert(
+    s.log.lines.some((l) => l.startsWith(`ERROR training job ${jobId} failed`)),
+  );
+});
