@@ -100,8 +100,8 @@ function formatDate(iso: string): string {
 /** Loss and held-out accuracy per epoch, two y axes. */
 function curveChart(info: ModelInfo): SVGSVGElement {
   const epochs = info.metrics.epochs;
-  const W = 320, H = 180;
-  const box = { left: 36, top: 12, width: W - 36 - 40, height: H - 12 - 30 };
+  const W = 300, H = 180;
+  const box = { left: 34, top: 12, width: W - 34 - 38, height: H - 12 - 32 };
   const lines = curveLines(epochs, box);
   const last = epochs[epochs.length - 1];
   const root = svg("svg", {

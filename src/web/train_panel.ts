@@ -64,7 +64,7 @@ export function setUpTrainPanel(options: TrainPanelOptions): void {
 
   details.addEventListener("toggle", () => {
     if (details.open && !config.value.trim()) {
-      config.value = JSON.stringify(options.defaultConfig(), null, 2);
+      config.value = formatConfig(options.defaultConfig());
     }
   });
 
@@ -197,4 +197,12 @@ export function setUpTrainPanel(options: TrainPanelOptions): void {
       );
     }
   }
+}
+
+/** A config as JSON with one field per line (arrays kept on their line). */
+function formatConfig(config: Record<string, unknown>): string {
+  const lines = Object.entries(config).map(([k, v]) =>
+    `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`
+  );
+  return lines.length ? `{\n${lines.join(",\n")}\n}` : "{}";
 }

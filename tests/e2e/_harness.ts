@@ -133,6 +133,7 @@ export async function startServer(model: Model): Promise<TestServer> {
     },
     heartbeatMs: 1_000,
     pollMs: 200,
+    training: { progressIntervalMs: 100 },
   });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },

@@ -6,8 +6,10 @@
  *   deno test -A tests/e2e/
  *
  * Set ZIFFER_SHOTS=/tmp/some-dir to also save screenshots (desktop light,
- * phone dark, 320 px) and print the measured numbers (pen-up → prediction,
- * first-load bytes).
+ * phone light and dark, 320 px) and print the measured numbers (pen-up →
+ * prediction, first-load bytes). ZIFFER_MEASURE=1 adds a run that times
+ * pen-up → prediction for the preset architectures (random weights: only
+ * the speed is of interest).
  *
  * @module
  */
@@ -20,6 +22,11 @@ import {
 } from "@std/assert";
 import axe from "axe-core";
 import { strokesToMnist } from "../../src/image/strokes.ts";
+import { type Model, weightsOf } from "../../src/nn/model_file.ts";
+import { createNetwork } from "../../src/nn/network.ts";
+import { getPreset, PRESET_NAMES } from "../../src/nn/presets.ts";
+import { createRandom } from "../../src/nn/random.ts";
+import { describeArchitecture } from "../../src/web/format.ts";
 import type { Page } from "playwright-core";
 import {
   ADMIN_TOKEN,
@@ -41,6 +48,7 @@ import {
 } from "./_harness.ts";
 
 const SHOTS = Deno.env.get("ZIFFER_SHOTS");
+const MEASURE = Deno.env.get("ZIFFER_MEASURE") === "1";
 const model = await trainTestModel();
 const test = { sanitizeOps: false, sanitizeResources: false };
 
@@ -417,9 +425,12 @@ Deno.test({
             () => [scrollX, scrollY, visualViewport!.scale],
           );
           assertEquals(after, before, "drawing neither scrolls nor zooms");
-          if (digit === "7" && colorScheme === "dark" && SHOTS) {
+          if (digit === "7" && SHOTS) {
             await page.screenshot({
-              path: `${SHOTS}/phone-dark.png`,
+              path: `${SHOTS}/phone-${colorScheme}-screen.png`,
+            });
+            await page.screenshot({
+              path: `${SHOTS}/phone-${colorScheme}.png`,
               fullPage: true,
             });
           }
@@ -506,20 +517,22 @@ Deno.test({
       JSON.stringify({
         layers: [784, 16, 10],
         epochs: 3,
-        trainCount: 2000,
+        trainCount: 4000,
         testCount: 500,
       }),
     );
     await page.selectOption("#train-activate", "always");
+    // Record every status line, however briefly it is shown.
+    await page.evaluate(() => {
+      const status = document.getElementById("train-status")!;
+      const seen: string[] = [];
+      (globalThis as unknown as { seen: string[] }).seen = seen;
+      new MutationObserver(() => seen.push(status.textContent ?? "")).observe(
+        status,
+        { childList: true, characterData: true, subtree: true },
+      );
+    });
     await page.click("#train-start");
-    await page.waitForFunction(
-      () =>
-        /^Training: epoch \d\/3/.test(
-          document.getElementById("train-status")!.textContent ?? "",
-        ),
-      undefined,
-      { timeout: 60_000 },
-    );
     await page.waitForFunction(
       () =>
         /^Done: model /.test(
@@ -527,6 +540,15 @@ Deno.test({
         ),
       undefined,
       { timeout: 120_000 },
+    );
+    const seen = await page.evaluate(() =>
+      (globalThis as unknown as { seen: string[] }).seen
+    );
+    assert(
+      seen.some((line) =>
+        /^Training: epoch \d\/3, batch \d+\/\d+, loss \d/.test(line)
+      ),
+      `live progress was shown: ${JSON.stringify(seen)}`,
     );
     const status = await page.textContent("#train-status") ?? "";
     assertMatch(status, /It is now the active model/);
@@ -601,3 +623,61 @@ Deno.test({ ...test, name: "page's first load is small" }, async () => {
     await server.close();
   }
 });
+
+Deno.test({
+  ...test,
+  name:
+    "page's pen-up → prediction time for each preset architecture (ZIFFER_MEASURE=1)",
+  ignore: !MEASURE,
+}, async () => {
+  const browser = await launchBrowser();
+  try {
+    for (const name of ["fixture", ...PRESET_NAMES]) {
+      const m = name === "fixture" ? model : randomModel(name);
+      const server = await startServer(m);
+      const context = await browser.context({
+        ...DESKTOP,
+        serviceWorkers: "block",
+      });
+      const page = await context.newPage();
+      await page.goto(server.origin);
+      assertEquals(await waitForModel(page), "device");
+      for (let i = 0; i < 40; i++) {
+        const digit = (["1", "0", "7"] as const)[i % 3];
+        await drawWithMouse(
+          page,
+          DIGITS[digit].map((s) =>
+            s.filter((_, k) => k % 2 === 0 || k === s.length - 1)
+          ),
+        );
+        await page.click("#clear");
+      }
+      const times = await predictTimes(page);
+      const bytes = (await page.evaluate(() =>
+        document.getElementById("model-status")!.textContent
+      )) ?? "";
+      console.log(
+        name,
+        describeArchitecture(m.architecture),
+        bytes.match(/\((\d+ KB)\)/)?.[1],
+        summarize(times),
+      );
+      await context.close();
+      await server.close();
+    }
+  } finally {
+    await browser.close();
+  }
+});
+
+/** A model of a preset's architecture with random weights (for timing only). */
+function randomModel(preset: string): Model {
+  const { architecture } = getPreset(preset);
+  const network = createNetwork(architecture, { random: createRandom(1) });
+  return {
+    ...model,
+    id: `m-${preset}-random`,
+    architecture,
+    weights: weightsOf(network),
+  };
+}
