@@ -307,10 +307,17 @@ export function denseForwardTiled(
       o += nOut;
       out[o] = e0, out[o + 1] = e1, out[o + 2] = e2, out[o + 3] = e3;
     }
+    // Leftover outputs (nOut not a multiple of 4): 4 × 1 tiles.
     for (let j = nOut4; j < nOut; j++) {
-      for (let rr = r; rr < r + 4; rr++) {
-        forwardOne(out, x, w, b, rr, j, nIn, nOut);
+      let a = b[j], c = a, d = a, e = a;
+      for (let i = 0, o = j; i < nIn; i++, o += nOut) {
+        const v = w[o];
+        a += x[x0 + i] * v, c += x[x1 + i] * v;
+        d += x[x2 + i] * v, e += x[x3 + i] * v;
       }
+      const o = r * nOut + j;
+      out[o] = a, out[o + nOut] = c;
+      out[o + 2 * nOut] = d, out[o + 3 * nOut] = e;
     }
   }
   // Leftover rows (and all of a batch of 1): 1 × 4 tiles.
@@ -482,10 +489,17 @@ export function denseBackwardParamsTiled(
       o += nOut;
       dw[o] += e0, dw[o + 1] += e1, dw[o + 2] += e2, dw[o + 3] += e3;
     }
+    // Leftover outputs: 4 × 1 tiles.
     for (let j = nOut4; j < nOut; j++) {
-      for (let ii = i; ii < i + 4; ii++) {
-        weightGradOne(dw, x, dz, ii, j, n, nIn, nOut);
+      let a = 0, c = 0, d = 0, e = 0;
+      for (let r = 0, xo = i, o = j; r < n; r++, xo += nIn, o += nOut) {
+        const g = dz[o];
+        a += x[xo] * g, c += x[xo + 1] * g;
+        d += x[xo + 2] * g, e += x[xo + 3] * g;
       }
+      const o = i * nOut + j;
+      dw[o] += a, dw[o + nOut] += c;
+      dw[o + 2 * nOut] += d, dw[o + 3 * nOut] += e;
     }
   }
   for (; i < nIn; i++) {
@@ -578,9 +592,14 @@ export function denseBackwardInputTiled(
       dx[o] = a0, dx[o + 1] = a1, dx[o + 2] = a2, dx[o + 3] = a3;
       dx[q] = c0, dx[q + 1] = c1, dx[q + 2] = c2, dx[q + 3] = c3;
     }
+    // Leftover inputs: 2 × 1 tiles.
     for (let i = nIn4; i < nIn; i++) {
-      inputGradOne(dx, dz, w, r, i, nIn, nOut);
-      inputGradOne(dx, dz, w, r + 1, i, nIn, nOut);
+      let a = 0, c = 0;
+      for (let j = 0, p = i * nOut; j < nOut; j++) {
+        const v = w[p + j];
+        a += dz[g0 + j] * v, c += dz[g1 + j] * v;
+      }
+      dx[r * nIn + i] = a, dx[(r + 1) * nIn + i] = c;
     }
   }
   for (; r < n; r++) {
