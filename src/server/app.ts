@@ -6,6 +6,9 @@
  * `app.request()`.
  *
  *   /api/predict        predictRoutes   (CORS open)
+ *
+ * Headers: hono/secure-headers with a CSP for the page, a lean fixed set for
+ * the API (headers.ts), CORS for /api/predict only.
  *   /api/model, /api/models/…  modelRoutes
  *   /api/train/…        trainRoutes
  *   /api/health         liveness and what is served
@@ -15,12 +18,11 @@
  */
 
 import { Hono } from "hono";
-import { cors } from "hono/cors";
-import { secureHeaders } from "hono/secure-headers";
 import type { Model } from "../nn/model_file.ts";
 import type { TrainConfig } from "../training/config.ts";
 import { requireAdmin } from "./auth.ts";
 import { errorHandler } from "./errors.ts";
+import { apiHeaders, openCors, pageHeaders } from "./headers.ts";
 import { decodePng } from "../image/png.ts";
 import { type ImageDecoder, imageDecoder } from "./image_input.ts";
 import { consoleLog, type Log } from "./log.ts";
@@ -78,22 +80,6 @@ export interface ZifferApp {
   close(): Promise<void>;
 }
 
-/** The Content-Security-Policy of the page: everything from this origin, nothing inline. */
-export const CONTENT_SECURITY_POLICY = {
-  defaultSrc: ["'self'"],
-  scriptSrc: ["'self'"],
-  styleSrc: ["'self'"],
-  imgSrc: ["'self'", "data:", "blob:"],
-  connectSrc: ["'self'"],
-  workerSrc: ["'self'"],
-  manifestSrc: ["'self'"],
-  fontSrc: ["'self'"],
-  objectSrc: ["'none'"],
-  baseUri: ["'none'"],
-  formAction: ["'self'"],
-  frameAncestors: ["'none'"],
-};
-
 /**
  * Builds the app: loads the active model from KV (if any), starts following
  * the active pointer, and — when asked and KV has no model — starts training
@@ -130,18 +116,14 @@ export async function createApp(deps: AppDeps): Promise<ZifferApp> {
   app.notFound((c) =>
     c.json({ error: `Cannot find ${c.req.method} ${c.req.path}` }, 404)
   );
-  app.use(
-    "*",
-    secureHeaders({ contentSecurityPolicy: CONTENT_SECURITY_POLICY }),
-  );
+  app.use("*", pageHeaders());
+  app.use("/api/*", apiHeaders());
   app.use(
     "/api/predict",
-    cors({
-      origin: "*",
-      allowMethods: ["POST", "OPTIONS"],
-      allowHeaders: ["Content-Type"],
-      exposeHeaders: ["Server-Timing"],
-      maxAge: 86400,
+    openCors({
+      methods: ["POST"],
+      headers: ["Content-Type"],
+      expose: ["Server-Timing"],
     }),
   );
   app.route(

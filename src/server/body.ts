@@ -1,8 +1,8 @@
 /**
  * Reading request bodies with a size limit that holds while streaming: a
- * declared `Content-Length` over the limit is refused before reading a byte,
- * and a body without one (chunked) is counted as it arrives and abandoned as
- * soon as it passes the limit. Compressed bodies are refused (a small gzip
+ * declared `Content-Length` over the limit is refused before reading a byte
+ * (one within it is read in one go), and a body without one (chunked) is
+ * counted as it arrives and abandoned as soon as it passes the limit. Compressed bodies are refused (a small gzip
  * body can inflate to gigabytes).
  *
  * @module
@@ -42,6 +42,12 @@ export async function readBody(
       );
     }
     if (Number(declared) > limit) throw tooLarge(limit, Number(declared));
+    // The HTTP server holds a body to its Content-Length, so it fits: read it
+    // in one go (much faster than chunk by chunk). The length check covers a
+    // Request built in-process with a header that does not match its body.
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    if (bytes.length > limit) throw tooLarge(limit, bytes.length);
+    return bytes;
   }
   if (request.body === null) return new Uint8Array(0);
   const reader = request.body.getReader();
@@ -67,6 +73,9 @@ export async function readBody(
   return bytes;
 }
 
+/** A strict UTF-8 decoder (one is enough: `decode` without `stream` keeps no state). */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /** Parses bytes as UTF-8 JSON; throws a SyntaxError that says where it failed. */
 export function parseJson(bytes: Uint8Array): unknown {
   if (bytes.length === 0) {
@@ -76,7 +85,7 @@ export function parseJson(bytes: Uint8Array): unknown {
   }
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     throw new SyntaxError(
       "Cannot read the request body as JSON: it is not valid UTF-8",

@@ -165,3 +165,42 @@ Deno.test("an app without KV serves a given model and refuses store routes with 
     await app.close();
   }
 });
+
+Deno.test("API answers carry the API security headers, errors included", async () => {
+  await using s = await startServer({
+    before: (kv) => storeModel(kv, stripeModel()),
+  });
+  for (
+    const [path, init] of [
+      ["/api/health", {}],
+      ["/api/nope", {}],
+      ["/api/predict", {
+        method: "POST",
+        headers: { "content-type": "text/plain" },
+        body: "x",
+      }],
+      ["/api/model/file", {}],
+    ] as [string, RequestInit][]
+  ) {
+    const r = await s.app.request(path, init);
+    await r.body?.cancel();
+    assertEquals(r.headers.get("x-content-type-options"), "nosniff", path);
+    assertEquals(
+      r.headers.get("content-security-policy"),
+      "default-src 'none'; frame-ancestors 'none'",
+      path,
+    );
+    assertEquals(r.headers.get("x-frame-options"), "DENY", path);
+    assertEquals(r.headers.get("referrer-policy"), "no-referrer", path);
+    assertMatch(
+      r.headers.get("strict-transport-security")!,
+      /max-age=\d+/,
+      path,
+    );
+    assertEquals(
+      r.headers.get("cross-origin-resource-policy"),
+      path === "/api/predict" ? "cross-origin" : "same-origin",
+      path,
+    );
+  }
+});

@@ -90,3 +90,11 @@ Deno.test("mediaType() drops parameters and case", () => {
   );
   assertEquals(mediaType(undefined), "");
 });
+
+Deno.test("readBody() refuses a body longer than the limit even when its Content-Length claims less", async () => {
+  const e = await assertRejects(
+    () => readBody(post("x".repeat(20), { "content-length": "5" }), 10),
+    HttpError,
+  );
+  assertEquals(e.status, 413);
+});

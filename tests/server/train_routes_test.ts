@@ -85,6 +85,7 @@ Deno.test("POST /api/train trains in the background, streams progress, stores an
   const stream = await s.app.request(`/api/train/${accepted.jobId}/events`);
   assertEquals(stream.status, 200);
   assertEquals(stream.headers.get("content-type"), "text/event-stream");
+  assertEquals(stream.headers.get("x-content-type-options"), "nosniff");
   const events = await readEvents(stream);
   const last = events[events.length - 1];
   assertEquals(last.event, "done");
