@@ -106,19 +106,27 @@ export function indexNonZeros(
 ): boolean {
   const limit = Math.floor(n * nIn * maxDensity);
   if (out.rowStart.length < n + 1) out.rowStart = new Int32Array(n + 1);
-  if (out.rowIndex.length < limit) {
-    out.rowIndex = new Int32Array(limit);
-    out.rowValue = new Float64Array(limit);
-  }
-  const { rowStart, rowIndex, rowValue } = out;
+  let { rowIndex, rowValue } = out;
+  const rowStart = out.rowStart;
   let k = 0;
+  let capacity = Math.min(rowIndex.length, limit);
   for (let r = 0; r < n; r++) {
     rowStart[r] = k;
     const xo = r * nIn;
     for (let i = 0; i < nIn; i++) {
       const v = x[xo + i];
       if (v !== 0) {
-        if (k === limit) return false;
+        if (k === capacity) {
+          if (k >= limit) return false;
+          // Grow ×2 up to the limit: only the first batches of a size get here.
+          capacity = Math.min(limit, Math.max(1024, 2 * k));
+          rowIndex = out.rowIndex = grow(rowIndex, new Int32Array(capacity), k);
+          rowValue = out.rowValue = grow(
+            rowValue,
+            new Float64Array(capacity),
+            k,
+          );
+        }
         rowIndex[k] = i;
         rowValue[k] = v;
         k++;
@@ -129,6 +137,16 @@ export function indexNonZeros(
   out.n = n;
   out.nIn = nIn;
   return true;
+}
+
+/** Copies the first `count` values of `from` into the larger `to` and returns it. */
+function grow<T extends Int32Array | Float64Array>(
+  from: T,
+  to: T,
+  count: number,
+): T {
+  to.set(from.subarray(0, count));
+  return to;
 }
 
 /**
