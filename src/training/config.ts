@@ -10,6 +10,12 @@
 import { type Activation } from "../nn/activation.ts";
 import { type Cost, COSTS } from "../nn/cost.ts";
 import type { Architecture } from "../nn/network.ts";
+import {
+  DEFAULT_PRESET,
+  getPreset,
+  type Preset,
+  PRESET_NAMES,
+} from "../nn/presets.ts";
 import { type OptimizerKind, OPTIMIZERS } from "../nn/optimizer.ts";
 import { type Schedule, SCHEDULES } from "../nn/schedule.ts";
 
@@ -20,7 +26,11 @@ export const HIDDEN_ACTIVATIONS = ["sigmoid", "relu"] as const;
 export interface TrainConfig {
   /** Layer sizes input,hidden…,output; used when `arch` is "mlp". */
   layers: number[];
-  /** "mlp" builds a dense network from `layers`; other names are presets (src/nn/presets.ts). */
+  /**
+   * A preset of src/nn/presets.ts (its architecture and training settings,
+   * which other fields then override), or "mlp" for a dense network built
+   * from `layers`, `activation` and `dropout`.
+   */
   arch: string;
   /** Activation of the hidden dense layers. */
   activation: typeof HIDDEN_ACTIVATIONS[number];
@@ -58,7 +68,7 @@ export interface TrainConfig {
 /** The defaults of `deno task train`. */
 export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   layers: [784, 128, 64, 10],
-  arch: "mlp",
+  arch: DEFAULT_PRESET,
   activation: "relu",
   loss: "cross-entropy",
   optimizer: "adam",
@@ -77,18 +87,23 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   classic: false,
 });
 
-/** The notebook's run, selected by `--classic` (other flags still override it). */
-export const CLASSIC_TRAIN_CONFIG: Partial<TrainConfig> = {
-  layers: [784, 128, 64, 10],
-  arch: "mlp",
-  activation: "sigmoid",
-  loss: "mse",
-  optimizer: "gd",
-  learningRate: 2,
-  schedule: "constant",
-  epochs: 300,
-  classic: true,
-};
+/** Fields that only shape the "mlp" arch (presets fix their own architecture). */
+const MLP_FIELDS = ["layers", "activation", "dropout"] as const;
+
+/** The training settings a preset brings, as config fields. */
+export function presetDefaults(preset: Preset): Partial<TrainConfig> {
+  return {
+    loss: preset.cost,
+    optimizer: preset.optimizer.kind,
+    momentum: preset.optimizer.momentum ?? DEFAULT_TRAIN_CONFIG.momentum,
+    weightDecay: preset.optimizer.weightDecay ?? 0,
+    learningRate: preset.learningRate,
+    schedule: preset.schedule,
+    epochs: preset.epochs,
+    batchSize: preset.batchSize,
+    augment: preset.augment !== null,
+  };
+}
 
 /** The most examples any source may provide (the full MNIST set has 70,000). */
 const MAX_EXAMPLES = 1_000_000;
@@ -130,9 +145,9 @@ const boolean: Check = (v, f) =>
   typeof v === "boolean" ? v : fail(f, "true or false", v);
 
 const archName: Check = (v, f) =>
-  typeof v === "string" && /^[a-z0-9-]{1,32}$/.test(v)
+  typeof v === "string" && (v === "mlp" || PRESET_NAMES.includes(v))
     ? v
-    : fail(f, "a preset name", v);
+    : fail(f, `one of mlp, ${PRESET_NAMES.join(", ")}`, v);
 
 const layerList: Check = (v, f) => {
   if (!Array.isArray(v) || v.length < 2 || v.length > 8) {
@@ -206,18 +221,41 @@ export function validateTrainConfig(input: unknown): TrainConfig {
       );
     }
   }
-  const config: Record<string, unknown> = {
-    ...DEFAULT_TRAIN_CONFIG,
-    ...(given.classic === true ? CLASSIC_TRAIN_CONFIG : {}),
-  };
+  const checked: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(given)) {
     if (value !== undefined) {
-      config[field] = CHECKS[field as keyof TrainConfig](value, field);
+      checked[field] = CHECKS[field as keyof TrainConfig](value, field);
     }
   }
-  const result = config as unknown as TrainConfig;
-  if (result.loss === "cross-entropy" && result.classic) {
-    fail("loss", "mse with --classic (the notebook's cost)", result.loss);
+  if (
+    checked.classic === true && checked.arch !== undefined &&
+    checked.arch !== "classic"
+  ) {
+    fail("arch", "classic (or left out) with classic: true", checked.arch);
+  }
+  const arch = checked.classic === true
+    ? "classic"
+    : (checked.arch as string | undefined) ??
+      DEFAULT_TRAIN_CONFIG.arch;
+  if (arch !== "mlp") {
+    const misplaced = MLP_FIELDS.filter((f) => f in checked);
+    if (misplaced.length) {
+      throw new RangeError(
+        `Cannot use ${
+          misplaced.join(", ")
+        } with the preset "${arch}": they shape the "mlp" arch only`,
+      );
+    }
+  }
+  const result = {
+    ...DEFAULT_TRAIN_CONFIG,
+    ...(arch === "mlp" ? {} : presetDefaults(getPreset(arch))),
+    ...checked,
+    arch,
+    classic: arch === "classic",
+  } as TrainConfig;
+  if (result.classic && result.loss !== "mse") {
+    fail("loss", "mse with classic (the notebook's cost)", result.loss);
   }
   return structuredClone(result);
 }

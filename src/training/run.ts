@@ -22,6 +22,11 @@ import {
 } from "../nn/network.ts";
 import { createRandom } from "../nn/random.ts";
 import { Trainer, type TrainerState } from "../nn/trainer.ts";
+import { createAugment, DEFAULT_AUGMENT } from "../data/augment.ts";
+import { addWritingStyles } from "../data/writing_styles.ts";
+import type { InitScheme } from "../nn/network.ts";
+import { getPreset } from "../nn/presets.ts";
+import type { Augment } from "../nn/trainer.ts";
 import { mlpArchitecture, type TrainConfig } from "./config.ts";
 
 /** Training and held-out data for a run. */
@@ -88,18 +93,46 @@ export interface RunResult {
   evaluation: Evaluation;
 }
 
+/** What a config resolves to: the network to build and how to distort its data. */
+export interface TrainingPlan {
+  architecture: Architecture;
+  init: InitScheme;
+  /** Per-batch augmentation, or undefined for none. */
+  augment?: Augment;
+  /** Restyle a fraction of the training 1s, 7s and 9s before training (src/data/writing_styles.ts). */
+  writingStyles: { fraction: number; footProbability?: number } | null;
+}
+
+/** The network and data distortions a config asks for ("mlp" or a preset). */
+export function planOf(
+  config: TrainConfig,
+  resolve?: (config: TrainConfig) => Architecture,
+): TrainingPlan {
+  if (config.arch === "mlp") {
+    return {
+      architecture: resolve ? resolve(config) : mlpArchitecture(config),
+      init: "auto",
+      augment: config.augment ? createAugment(DEFAULT_AUGMENT) : undefined,
+      writingStyles: null,
+    };
+  }
+  const preset = getPreset(config.arch);
+  return {
+    architecture: resolve ? resolve(config) : preset.architecture,
+    init: preset.init,
+    augment: config.augment
+      ? createAugment(preset.augment ?? DEFAULT_AUGMENT)
+      : undefined,
+    writingStyles: preset.writingStyles,
+  };
+}
+
 /** The architecture a config asks for. */
 export function architectureOf(
   config: TrainConfig,
   resolve?: (config: TrainConfig) => Architecture,
 ): Architecture {
-  if (config.arch === "mlp") return mlpArchitecture(config);
-  if (!resolve) {
-    throw new RangeError(
-      `Cannot build the architecture "${config.arch}": only "mlp" is known`,
-    );
-  }
-  return resolve(config);
+  return planOf(config, resolve).architecture;
 }
 
 /** Trains a network as `config` says and returns it as a measured model. */
@@ -108,14 +141,19 @@ export async function runTraining(
   options: RunOptions,
 ): Promise<RunResult> {
   const { data, now, onBatch, onEpoch, signal } = options;
-  const architecture = architectureOf(config, options.resolveArchitecture);
+  const plan = planOf(config, options.resolveArchitecture);
+  const { architecture } = plan;
   const random = createRandom(config.seed);
-  const network = createNetwork(architecture, {
-    random,
-    init: config.classic ? "notebook" : "auto",
-  });
+  const network = createNetwork(architecture, { random, init: plan.init });
   const fullBatch = config.optimizer === "gd";
-  const trainer = new Trainer(network, data.train, {
+  // Restyling uses its own generator (seed + 1), so it never shifts the main stream.
+  const train = plan.writingStyles
+    ? addWritingStyles(data.train, {
+      ...plan.writingStyles,
+      random: createRandom((config.seed + 1) >>> 0),
+    })
+    : data.train;
+  const trainer = new Trainer(network, train, {
     cost: config.loss,
     optimizer: {
       kind: config.optimizer,
@@ -127,6 +165,7 @@ export async function runTraining(
     epochs: config.epochs,
     batchSize: fullBatch ? data.train.count : config.batchSize,
     random,
+    augment: plan.augment,
     // Full-batch gradient descent sees every example each step: order is irrelevant.
     shuffle: !fullBatch,
   });
