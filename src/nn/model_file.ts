@@ -25,7 +25,15 @@
  */
 
 import { crc32 } from "./crc32.ts";
-import { type Architecture, Network } from "./network.ts";
+import {
+  type Architecture,
+  countParameters,
+  Network,
+  validateArchitecture,
+} from "./network.ts";
+
+/** True on little-endian machines (all that Deno and browsers run on), where float32 bytes can be copied as is. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** "ZIFR" */
 export const MODEL_MAGIC = 0x5246495a;
@@ -97,8 +105,13 @@ export function encodeModel(model: Model): Uint8Array {
   view.setUint32(8, header.length, true);
   bytes.set(header, 12);
   view.setUint32(padded, model.weights.length, true);
-  for (let i = 0; i < model.weights.length; i++) {
-    view.setFloat32(padded + 4 + i * 4, model.weights[i], true);
+  if (LITTLE_ENDIAN) {
+    const w = model.weights;
+    bytes.set(new Uint8Array(w.buffer, w.byteOffset, w.byteLength), padded + 4);
+  } else {
+    for (let i = 0; i < model.weights.length; i++) {
+      view.setFloat32(padded + 4 + i * 4, model.weights[i], true);
+    }
   }
   view.setUint32(total - 4, crc32(bytes.subarray(0, total - 4)), true);
   return bytes;
@@ -153,20 +166,31 @@ export function decodeModel(bytes: Uint8Array): Model {
       `its length does not match ${count} parameters: got ${bytes.length} bytes`,
     );
   }
-  let network: Network;
+  let expected: number;
   try {
-    network = new Network(info.architecture);
+    // Shapes only: a crafted header cannot make us allocate a huge network.
+    validateArchitecture(info.architecture);
+    expected = countParameters(info.architecture);
   } catch (e) {
     return fail(`its architecture is invalid: ${(e as Error).message}`);
   }
-  if (network.parameterCount !== count) {
-    fail(
-      `its architecture needs ${network.parameterCount} parameters: got ${count}`,
-    );
+  if (expected !== count) {
+    fail(`its architecture needs ${expected} parameters: got ${count}`);
+  }
+  try {
+    new Network(info.architecture);
+  } catch (e) {
+    return fail(`its architecture is invalid: ${(e as Error).message}`);
   }
   const weights = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    weights[i] = view.getFloat32(padded + 4 + i * 4, true);
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(weights.buffer).set(
+      bytes.subarray(padded + 4, padded + 4 + count * 4),
+    );
+  } else {
+    for (let i = 0; i < count; i++) {
+      weights[i] = view.getFloat32(padded + 4 + i * 4, true);
+    }
   }
   return { ...info, weights };
 }
@@ -200,7 +224,7 @@ export function networkFromModel(
   }
   let o = 0;
   for (const p of network.params) {
-    for (let i = 0; i < p.length; i++) p[i] = model.weights[o + i];
+    p.set(model.weights.subarray(o, o + p.length)); // float32 → float64, exact
     o += p.length;
   }
   return network;

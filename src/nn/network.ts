@@ -83,6 +83,12 @@ export class Network {
    */
   constructor(architecture: Architecture, random: Random = createRandom(0)) {
     validateArchitecture(architecture);
+    const count = countParameters(architecture);
+    if (!(count <= MAX_PARAMETERS)) {
+      throw new RangeError(
+        `Cannot build a network of more than ${MAX_PARAMETERS} parameters: got ${count}`,
+      );
+    }
     this.architecture = structuredClone(architecture);
     this.layers = [];
     let shape: readonly number[] = architecture.input;
@@ -153,6 +159,47 @@ export class Network {
   zeroGrads(): void {
     for (const g of this.grads) g.fill(0);
   }
+}
+
+/** The most parameters a network may have (80 MB as float32): a guard against crafted files. */
+export const MAX_PARAMETERS = 20_000_000;
+
+/**
+ * The number of parameters `architecture` has, computed from the shapes
+ * alone (nothing is allocated), so that a model file claiming a huge network
+ * can be refused before any memory is spent on it. Tests check it against
+ * `new Network(architecture).parameterCount`.
+ */
+export function countParameters(architecture: Architecture): number {
+  let shape = [...architecture.input];
+  let count = 0;
+  for (const spec of architecture.layers) {
+    switch (spec.type) {
+      case "dense": {
+        const nIn = shapeSize(shape);
+        count += nIn * spec.units + spec.units;
+        shape = [spec.units];
+        break;
+      }
+      case "conv2d": {
+        const [c, h, w] = shape;
+        const k = spec.kernelSize;
+        count += spec.filters * (c * k * k) + spec.filters;
+        shape = spec.padding === "same"
+          ? [spec.filters, h, w]
+          : [spec.filters, h - k + 1, w - k + 1];
+        break;
+      }
+      case "maxpool2d": {
+        const [c, h, w] = shape;
+        shape = [c, Math.floor(h / spec.size), Math.floor(w / spec.size)];
+        break;
+      }
+      case "dropout":
+        break;
+    }
+  }
+  return count;
 }
 
 /** Checks an architecture, throwing a TypeError or RangeError that names the problem. */

@@ -176,13 +176,20 @@ export async function loadModel(kv: Deno.Kv, id: string): Promise<LoadedModel> {
     meta.byteLength,
     (i) => keys.modelChunk(id, i),
   );
-  const checksum = fileChecksum(bytes);
+  // decodeModel verifies the file's own CRC; the record must name that same file.
+  const model = decodeModel(bytes);
+  const checksum = new DataView(
+    bytes.buffer,
+    bytes.byteOffset,
+    bytes.byteLength,
+  )
+    .getUint32(bytes.length - 4, true);
   if (checksum !== meta.checksum) {
     throw new SyntaxError(
       `Cannot load model ${id} as its bytes do not match the stored checksum: got ${checksum}, expected ${meta.checksum}`,
     );
   }
-  return { model: decodeModel(bytes), bytes, meta };
+  return { model, bytes, meta };
 }
 
 /** The active-model pointer, or null when no model has been activated. */
@@ -301,9 +308,14 @@ export async function removeOrphanChunks(
 }
 
 /**
- * Calls `onChange` with the active pointer now and whenever it changes
- * (in this process or any other sharing the KV). Returns a function that stops
- * watching.
+ * Calls `onChange` with the active pointer now and whenever it changes.
+ * Returns a function that stops watching.
+ *
+ * Measured here: on a local SQLite file, `kv.watch` reports writes made
+ * through this process's handles but not those of another process, so
+ * servers that share a file also re-read the pointer periodically
+ * (src/server/model_service.ts); on Deno Deploy's managed KV a watch sees
+ * every writer.
  */
 export function watchActivePointer(
   kv: Deno.Kv,

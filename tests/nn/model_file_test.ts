@@ -101,3 +101,25 @@ Deno.test("networkFromModel() rejects weights that do not fit the architecture",
     `needs ${model.weights.length} parameters`,
   );
 });
+
+Deno.test("decodeModel() refuses a header claiming a huge network without allocating it", () => {
+  const model = sampleModel();
+  const huge = {
+    ...model,
+    architecture: {
+      input: [1, 28, 28],
+      layers: [{
+        type: "dense" as const,
+        units: 4_000_000,
+        activation: "relu" as const,
+      }],
+    },
+  };
+  // Encode with the small weights but the huge architecture in the header.
+  const bytes = encodeModel(huge);
+  assertThrows(
+    () => decodeModel(bytes),
+    SyntaxError,
+    "needs 3140000000 parameters",
+  );
+});
