@@ -103,6 +103,26 @@ for (const optimizer of OPTIMIZERS) {
   });
 }
 
+Deno.test("ParallelTrainer draws augmentation from the run's generator in batch order, like Trainer", async () => {
+  // Shifts every pixel by a random amount: any change of draw order changes the weights.
+  const augment: TrainerOptions["augment"] = (out, offset, image, random) => {
+    for (let k = 0; k < image.length; k++) {
+      out[offset + k] = image[k] + 0.1 * random();
+    }
+  };
+  const plain = setup(7, MLP, { augment });
+  trainAll(new Trainer(plain.network, data, plain.options));
+  const one = await parallelRun(7, { augment, workers: 1 });
+  assertEquals(one.network.params, plain.network.params);
+  const threads = await parallelRun(7, { augment, workers: 2 });
+  const single = await parallelRun(7, {
+    augment,
+    workers: 2,
+    mode: "single-thread",
+  });
+  assertEquals(threads.network.params, single.network.params);
+});
+
 Deno.test("ParallelTrainer reports whether its shards run on workers", async () => {
   const s = setup(1);
   const threads = await ParallelTrainer.create(s.network, data, {
