@@ -173,6 +173,20 @@ async function loadModel(): Promise<void> {
   modelStatus.dataset.mode = r.mode;
   document.body.dataset.model = r.mode;
   renderModel(r.mode === "none" ? null : r.info);
+  if (r.mode === "device") {
+    // One throwaway run compiles the hot code now rather than on the first
+    // stroke, which would otherwise take several times as long as the rest.
+    setTimeout(() => {
+      const ring = Array.from({ length: 40 }, (_, i): [number, number] => [
+        100 + 60 * Math.cos(i / 6),
+        100 + 90 * Math.sin(i / 6),
+      ]);
+      for (let i = 0; i < 3; i++) {
+        const pixels = strokesToMnist([ring]);
+        if (pixels) predictor.predictLocal(pixels);
+      }
+    }, 0);
+  }
   // Strokes drawn while the model loaded are predicted now.
   if (pad.strokes.length) update(pad.strokes, performance.now());
 }

