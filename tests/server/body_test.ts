@@ -1,5 +1,11 @@
 import { assertEquals, assertRejects, assertThrows } from "@std/assert";
-import { mediaType, parseJson, readBody } from "../../src/server/body.ts";
+import {
+  MAX_JSON_DEPTH,
+  mediaType,
+  nestingDepth,
+  parseJson,
+  readBody,
+} from "../../src/server/body.ts";
 import { HttpError } from "../../src/server/errors.ts";
 
 function streamOf(...parts: string[]): ReadableStream<Uint8Array> {
@@ -97,4 +103,77 @@ Deno.test("readBody() refuses a body longer than the limit even when its Content
     HttpError,
   );
   assertEquals(e.status, 413);
+});
+
+/** A body stream that yields `text`, then fails as a connection closed mid-body does. */
+function cutStream(text: string): ReadableStream<Uint8Array> {
+  let sent = false;
+  return new ReadableStream({
+    pull(controller) {
+      if (!sent) {
+        sent = true;
+        controller.enqueue(new TextEncoder().encode(text));
+      } else {
+        controller.error(
+          new Deno.errors.BadResource(
+            "Cannot read body as underlying resource unavailable",
+          ),
+        );
+      }
+    },
+  });
+}
+
+Deno.test("readBody() answers 400 when the connection ends before the declared Content-Length", async () => {
+  const e = await assertRejects(
+    () =>
+      readBody(
+        post(cutStream('{"pixels": ['), { "content-length": "1000" }),
+        4096,
+      ),
+    HttpError,
+  );
+  assertEquals(e.status, 400);
+  assertEquals(
+    e.message,
+    "Cannot read the request body as the connection ended before all of it arrived: Cannot read body as underlying resource unavailable",
+  );
+});
+
+Deno.test("readBody() answers 400 when a chunked body's connection ends midway", async () => {
+  const e = await assertRejects(
+    () => readBody(post(cutStream('{"pixels": [')), 4096),
+    HttpError,
+  );
+  assertEquals(e.status, 400);
+});
+
+Deno.test("parseJson() refuses nesting deeper than MAX_JSON_DEPTH with a RangeError, before parsing", () => {
+  const deep = (n: number) =>
+    new TextEncoder().encode("[".repeat(n) + "]".repeat(n));
+  assertEquals(parseJson(deep(MAX_JSON_DEPTH)) !== undefined, true);
+  assertThrows(
+    () => parseJson(deep(MAX_JSON_DEPTH + 1)),
+    RangeError,
+    `deeper than ${MAX_JSON_DEPTH} levels: got at least ${MAX_JSON_DEPTH + 1}`,
+  );
+  // A million levels (2 MB) is refused at once rather than parsed for seconds.
+  assertThrows(() => parseJson(deep(1_000_000)), RangeError, "deeper than");
+  assertThrows(
+    () =>
+      parseJson(
+        new TextEncoder().encode('{"a":'.repeat(100) + "1" + "}".repeat(100)),
+      ),
+    RangeError,
+  );
+});
+
+Deno.test("nestingDepth() ignores brackets inside strings and escaped quotes", () => {
+  const depth = (text: string) =>
+    nestingDepth(new TextEncoder().encode(text), 100);
+  assertEquals(depth('{"pixels": [[0, 1], [1]]}'), 3);
+  assertEquals(depth('["[[[[", "\\"]'), 1);
+  assertEquals(depth('["\\"", [["]]]]"]]]'), 3);
+  assertEquals(depth('"just a string"'), 0);
+  assertEquals(depth("[".repeat(500)), 101);
 });
