@@ -2,7 +2,7 @@
  * `deno task train` — trains the network on MNIST digits and stores it in Deno KV.
  *
  * Usage:
- *   deno task train                          # default config (see DEFAULT_TRAIN_CONFIG)
+ *   deno task train                          # the "default" preset (see src/nn/presets.ts)
  *   deno task train --epochs 5 --seed 7      # override any field
  *   deno task train --classic                # the seed notebook: sigmoid, MSE, full-batch GD
  *   deno task train --data ~/mnist           # the full 60k/10k MNIST IDX files
@@ -10,7 +10,8 @@
  *   KV_PATH=:memory: deno task train         # train without keeping the result
  *
  * Flags (each sets the TrainConfig field of the same name, see src/training/config.ts):
- *   --arch NAME            mlp (from --layers) or a preset
+ *   --arch NAME            a preset: quick (≤ 30 s), default (≤ 2 min), best (≤ 10 min),
+ *                          classic (the notebook); or mlp (a dense network from --layers)
  *   --layers 784,128,64,10 layer sizes of the mlp
  *   --activation sigmoid|relu        hidden activation
  *   --loss mse|cross-entropy         cost (mse → sigmoid output, cross-entropy → softmax)
@@ -35,7 +36,6 @@ import { parseArgs } from "@std/cli";
 import { bold, dim, green, setColorEnabled } from "@std/fmt/colors";
 import { encodeModel } from "../nn/model_file.ts";
 import {
-  DEFAULT_TRAIN_CONFIG,
   TRAIN_CONFIG_FIELDS,
   type TrainConfig,
   validateTrainConfig,
@@ -223,13 +223,17 @@ export function parseTrainArgs(args: string[]): TrainCommand {
     config = validateTrainConfig(given);
   } catch (e) {
     // Speak in flags, not config fields.
+    // Speak in flags, not config fields: "Cannot use learningRate, dropout …" → "--learning-rate, --dropout".
     const message = (e as Error).message.replace(
-      /Cannot use (\w+)/,
-      (_, field) =>
-        `Cannot use --${
-          field.replace(/[A-Z]/g, (c: string) => "-" + c.toLowerCase())
-        }`,
-    );
+      /^Cannot use ([\w, ]+?) (as|with)/,
+      (_, fields: string, word: string) =>
+        `Cannot use ${
+          fields.split(", ").map((f) =>
+            "--" + f.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())
+          )
+            .join(", ")
+        } ${word}`,
+    ).replace("with classic: true", "with --classic");
     throw new RangeError(message);
   }
   return {
@@ -353,8 +357,9 @@ async function train(
   const showProgress = Deno.stderr.isTerminal();
 
   log(bold("ziffer train"));
+  const defaults = validateTrainConfig({ arch: config.arch });
   const shown = TRAIN_CONFIG_FIELDS.filter((f) =>
-    JSON.stringify(config[f]) !== JSON.stringify(DEFAULT_TRAIN_CONFIG[f]) ||
+    JSON.stringify(config[f]) !== JSON.stringify(defaults[f]) ||
     ["arch", "epochs", "seed", "optimizer", "loss"].includes(f)
   );
   log(dim("config ") + JSON.stringify(config));

@@ -238,7 +238,11 @@ export function validateTrainConfig(input: unknown): TrainConfig {
     : (checked.arch as string | undefined) ??
       DEFAULT_TRAIN_CONFIG.arch;
   if (arch !== "mlp") {
-    const misplaced = MLP_FIELDS.filter((f) => f in checked);
+    // Equal-to-default values are allowed so that a stored config validates again.
+    const misplaced = MLP_FIELDS.filter((f) =>
+      f in checked &&
+      JSON.stringify(checked[f]) !== JSON.stringify(DEFAULT_TRAIN_CONFIG[f])
+    );
     if (misplaced.length) {
       throw new RangeError(
         `Cannot use ${

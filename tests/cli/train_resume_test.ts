@@ -10,6 +10,8 @@ import type { CheckpointMeta } from "../../src/store/checkpoints.ts";
 
 const TRAIN = new URL("../../src/cli/train.ts", import.meta.url).pathname;
 const ARGS = [
+  "--arch",
+  "mlp",
   "--layers",
   "784,48,10",
   "--epochs",

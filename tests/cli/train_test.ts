@@ -196,7 +196,7 @@ Deno.test("parseTrainArgs() --classic is --arch classic, the notebook's run, and
   assertThrows(
     () => parseTrainArgs(["--classic", "--arch", "mlp"]),
     RangeError,
-    'Cannot use --arch as it must be classic (or left out) with classic: true: got "mlp"',
+    'Cannot use --arch as it must be classic (or left out) with --classic: got "mlp"',
   );
 });
 

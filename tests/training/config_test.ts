@@ -409,11 +409,9 @@ Deno.test("validateTrainConfig() refuses layers, activation and dropout with a p
       const [given, named] of [
         [{ layers: [784, 32, 10] }, "layers"],
         [{ activation: "sigmoid" }, "activation"],
-        // Even the mlp's default value: the field has no meaning for a preset.
-        [{ dropout: 0 }, "dropout"],
         [{ dropout: 0.2, layers: [784, 10] }, "layers, dropout"],
         [
-          { dropout: 0.2, activation: "relu", layers: [784, 10] },
+          { dropout: 0.2, activation: "sigmoid", layers: [784, 10] },
           "layers, activation, dropout",
         ],
       ] as const
@@ -600,4 +598,11 @@ Deno.test("HIDDEN_ACTIVATIONS lists what the validator accepts", () => {
     validateTrainConfig({ arch: "mlp", activation });
   }
   assertEquals([...HIDDEN_ACTIVATIONS], ["sigmoid", "relu"]);
+});
+
+Deno.test("validateTrainConfig() accepts its own output again (a stored config can be re-posted)", () => {
+  for (const arch of ["mlp", "quick", "default", "best", "classic"]) {
+    const once = validateTrainConfig({ arch });
+    assertEquals(validateTrainConfig(once), once, arch);
+  }
 });
