@@ -209,8 +209,9 @@ function row(name: string): Row {
   return r;
 }
 
-const OURS = "ours, 1 thread";
-const PARALLEL = `ours, ${WORKERS} workers`;
+const OURS = "ours, Trainer (1 thread)";
+const FUSED = "ours, ParallelTrainer, 1 worker";
+const PARALLEL = `ours, ParallelTrainer, ${WORKERS} workers`;
 const backends = ["wasm", ...(args["tf-cpu"] ? ["cpu"] : [])];
 
 console.error(
@@ -219,6 +220,7 @@ console.error(
 );
 for (let run = 0; run < RUNS; run++) {
   row(OURS).epochs.push(await ourEpoch(run + 1, 0));
+  row(FUSED).epochs.push(await ourEpoch(run + 1, 1));
   if (WORKERS > 1) row(PARALLEL).epochs.push(await ourEpoch(run + 1, WORKERS));
   for (const backend of backends) {
     row(`TF.js ${backend}`).epochs.push(await tfEpoch(backend));
@@ -238,11 +240,12 @@ for (let run = 0; run < RUNS; run++) {
   const x1000 = toFloat64(test, 1000);
   const pixels = Array.from(test.images.subarray(0, 784));
   row(OURS).predictOneUs = latency(() => network.forward(x1, 1), 2000, RUNS);
-  row("ours, predictProbabilities()").predictOneUs = latency(
-    () => predictProbabilities(network, pixels),
-    2000,
-    RUNS,
-  );
+  row("ours, predictProbabilities() (1 digit, incl. copy)").predictOneUs =
+    latency(
+      () => predictProbabilities(network, pixels),
+      2000,
+      RUNS,
+    );
   row(OURS).predictBatchMs = latency(
     () => network.forward(x1000, 1000),
     20,
@@ -299,7 +302,7 @@ if (args.json) {
   );
 } else {
   console.log(
-    `\n784-${HIDDEN}-64-10 sigmoid/MSE/SGD, batch ${BATCH}, ${train.count} digits; median (min–max) of ${RUNS} runs; ratio = time / ours, 1 thread\n`,
+    `\n784-${HIDDEN}-64-10 sigmoid/MSE/SGD, batch ${BATCH}, ${train.count} digits; median (min–max) of ${RUNS} runs; ratio = time / ours, Trainer\n`,
   );
   console.log(
     "| implementation | epoch wall ms | epoch CPU ms | epoch ratio | predict 1 µs | ratio | predict 1,000 ms | ratio |",
