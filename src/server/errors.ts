@@ -3,6 +3,7 @@
  * response (`app.onError(errorHandler(log))`):
  *
  *   HttpError                              → its own status (401, 403, 413, 415, 503, …)
+ *   CorruptRecordError                     → 500 (stored data is damaged: the server's fault, logged)
  *   TypeError, RangeError, SyntaxError     → 400 (bad input: wrong type, range, format)
  *   NotFoundError                          → 404
  *   ConflictError                          → 409
@@ -16,7 +17,11 @@
 
 import type { Context, ErrorHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ConflictError, NotFoundError } from "../store/errors.ts";
+import {
+  ConflictError,
+  CorruptRecordError,
+  NotFoundError,
+} from "../store/errors.ts";
 import type { Log } from "./log.ts";
 
 /** An error that knows its HTTP status, extra headers and extra body fields. */
@@ -46,6 +51,8 @@ export function statusOf(error: unknown): ContentfulStatusCode {
   if (error instanceof HttpError) return error.status;
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ConflictError) return 409;
+  // A SyntaxError about what KV holds, not about the request.
+  if (error instanceof CorruptRecordError) return 500;
   if (
     error instanceof TypeError || error instanceof RangeError ||
     error instanceof SyntaxError

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { CorruptRecordError } from "./errors.ts";
 import type { Key } from "./keys.ts";
 
 /** Bytes per chunk: under Deno KV's 65,536-byte value limit with room to spare. */
@@ -38,8 +39,8 @@ export async function writeChunks(
 }
 
 /**
- * Reads `count` chunks back and joins them; throws when one is missing or the
- * total length is not `byteLength`.
+ * Reads `count` chunks back and joins them; throws a CorruptRecordError when
+ * one is missing or not bytes, or the total length is not `byteLength`.
  */
 export async function readChunks(
   kv: Deno.Kv,
@@ -57,12 +58,16 @@ export async function readChunks(
     const entries = await kv.getMany<Uint8Array[]>(ks);
     for (const entry of entries) {
       if (!(entry.value instanceof Uint8Array)) {
-        throw new SyntaxError(
-          `Cannot read stored bytes as chunk ${entry.key.join("/")} is missing`,
+        throw new CorruptRecordError(
+          `Cannot read stored bytes as chunk ${entry.key.join("/")} is missing${
+            entry.value === null
+              ? ""
+              : ` (the value there is not bytes: got ${typeof entry.value})`
+          }`,
         );
       }
       if (offset + entry.value.length > byteLength) {
-        throw new SyntaxError(
+        throw new CorruptRecordError(
           `Cannot read stored bytes as the chunks hold more than the recorded ${byteLength} bytes`,
         );
       }
@@ -71,7 +76,7 @@ export async function readChunks(
     }
   }
   if (offset !== byteLength) {
-    throw new SyntaxError(
+    throw new CorruptRecordError(
       `Cannot read stored bytes as the chunks hold ${offset} bytes: recorded ${byteLength}`,
     );
   }

@@ -9,6 +9,12 @@
  * leaves at worst orphan chunks (see {@link removeOrphanChunks}), never a
  * half model.
  *
+ * Records are checked when read: a metadata record or pointer that is not
+ * what this module writes (corrupt, or another program's data under our key)
+ * is a {@link CorruptRecordError} naming the key, is never followed into a
+ * huge allocation, and is never overwritten — saving refuses its id,
+ * activation refuses to replace such a pointer or to point at such a record.
+ *
  * @module
  */
 
@@ -20,8 +26,9 @@ import {
   type Model,
   type ModelInfo,
 } from "../nn/model_file.ts";
+import { MAX_PARAMETERS } from "../nn/network.ts";
 import { deletePrefix, readChunks, writeChunks } from "./chunks.ts";
-import { ConflictError, NotFoundError } from "./errors.ts";
+import { ConflictError, CorruptRecordError, NotFoundError } from "./errors.ts";
 import { keys } from "./keys.ts";
 
 /** What KV holds about a stored model (its metadata record). */
@@ -153,13 +160,82 @@ export async function saveModelBytes(
   return meta;
 }
 
-/** The metadata of one model, or null. */
+/** The largest model file a record may describe: MAX_PARAMETERS float32 weights plus 1 MiB of header. */
+const MAX_MODEL_BYTES = 4 * MAX_PARAMETERS + (1 << 20);
+
+/**
+ * Checks that `value`, read from `keys.modelMeta(id)`, is the metadata record
+ * of model `id`; throws a CorruptRecordError naming the key otherwise.
+ */
+export function readModelMeta(value: unknown, id: string): StoredModelMeta {
+  const m = value as StoredModelMeta;
+  const ok = isRecord(value) && isRecord(m.info) && m.info.id === id &&
+    Number.isSafeInteger(m.byteLength) && m.byteLength > 0 &&
+    m.byteLength <= MAX_MODEL_BYTES && Number.isSafeInteger(m.chunkCount) &&
+    m.chunkCount >= 1 && m.chunkCount <= m.byteLength &&
+    Number.isInteger(m.checksum) && m.checksum >= 0 &&
+    m.checksum <= 0xffffffff && typeof m.savedAt === "string";
+  if (!ok) {
+    throw new CorruptRecordError(
+      `Cannot read model ${id} as its KV record ${
+        JSON.stringify(keys.modelMeta(id))
+      } is not a model record (corrupt, or written by another program): got ${
+        describeValue(value)
+      }`,
+    );
+  }
+  return m;
+}
+
+/**
+ * Checks that `value`, read from `keys.activeModel()`, is an active-model
+ * pointer (or null: none); throws a CorruptRecordError otherwise.
+ */
+export function readActivePointer(value: unknown): ActivePointer | null {
+  if (value === null) return null;
+  const p = value as ActivePointer;
+  if (
+    isRecord(value) && typeof p.id === "string" && ID_PATTERN.test(p.id) &&
+    typeof p.activatedAt === "string"
+  ) {
+    return p;
+  }
+  throw new CorruptRecordError(
+    `Cannot read the active model pointer as its KV record ${
+      JSON.stringify(keys.activeModel())
+    } is not a pointer (corrupt, or written by another program): got ${
+      describeValue(value)
+    }`,
+  );
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null &&
+    !Array.isArray(value) && !ArrayBuffer.isView(value);
+}
+
+/** A short description of a stored value for an error message. */
+function describeValue(value: unknown): string {
+  if (value instanceof Uint8Array) return `${value.length} bytes`;
+  let text: string;
+  try {
+    text = JSON.stringify(value, (_, v) =>
+      typeof v === "bigint" ? `${v}n` : v) ??
+      String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
+}
+
+/** The metadata of one model, or null; a CorruptRecordError if its record is not one. */
 export async function getModelMeta(
   kv: Deno.Kv,
   id: string,
 ): Promise<StoredModelMeta | null> {
   checkModelId(id);
-  return (await kv.get<StoredModelMeta>(keys.modelMeta(id))).value;
+  const { value } = await kv.get<unknown>(keys.modelMeta(id));
+  return value === null ? null : readModelMeta(value, id);
 }
 
 /** Loads and verifies a stored model; NotFoundError when there is none with that id. */
@@ -170,14 +246,33 @@ export async function loadModel(kv: Deno.Kv, id: string): Promise<LoadedModel> {
       `Cannot load model ${id} as no such model is stored`,
     );
   }
-  const bytes = await readChunks(
-    kv,
-    meta.chunkCount,
-    meta.byteLength,
-    (i) => keys.modelChunk(id, i),
-  );
+  let bytes: Uint8Array;
+  try {
+    bytes = await readChunks(
+      kv,
+      meta.chunkCount,
+      meta.byteLength,
+      (i) => keys.modelChunk(id, i),
+    );
+  } catch (e) {
+    if (!(e instanceof CorruptRecordError)) throw e;
+    throw new CorruptRecordError(
+      `Cannot load model ${id} as its stored file is damaged: ${e.message}`,
+      { cause: e },
+    );
+  }
   // decodeModel verifies the file's own CRC; the record must name that same file.
-  const model = decodeModel(bytes);
+  let model: Model;
+  try {
+    model = decodeModel(bytes);
+  } catch (e) {
+    throw new CorruptRecordError(
+      `Cannot load model ${id} as its stored file is damaged: ${
+        (e as Error).message
+      }`,
+      { cause: e },
+    );
+  }
   const checksum = new DataView(
     bytes.buffer,
     bytes.byteOffset,
@@ -185,18 +280,21 @@ export async function loadModel(kv: Deno.Kv, id: string): Promise<LoadedModel> {
   )
     .getUint32(bytes.length - 4, true);
   if (checksum !== meta.checksum) {
-    throw new SyntaxError(
+    throw new CorruptRecordError(
       `Cannot load model ${id} as its bytes do not match the stored checksum: got ${checksum}, expected ${meta.checksum}`,
     );
   }
   return { model, bytes, meta };
 }
 
-/** The active-model pointer, or null when no model has been activated. */
+/**
+ * The active-model pointer, or null when no model has been activated; a
+ * CorruptRecordError when the record is not a pointer.
+ */
 export async function getActivePointer(
   kv: Deno.Kv,
 ): Promise<ActivePointer | null> {
-  return (await kv.get<ActivePointer>(keys.activeModel())).value;
+  return readActivePointer((await kv.get<unknown>(keys.activeModel())).value);
 }
 
 /** Loads the active model, or returns null when there is none. */
@@ -210,6 +308,8 @@ export async function loadActiveModel(
 /**
  * Makes model `id` the active one in one atomic step that checks the model's
  * record still exists (so a concurrent delete cannot leave a dangling pointer).
+ * Refuses (CorruptRecordError) when the model's record or the current pointer
+ * is not what this module writes: such data is reported, never replaced.
  */
 export async function activateModel(
   kv: Deno.Kv,
@@ -217,12 +317,17 @@ export async function activateModel(
 ): Promise<ActivePointer> {
   checkModelId(id);
   const metaKey = keys.modelMeta(id);
-  const meta = await kv.get<StoredModelMeta>(metaKey);
+  const [meta, current] = await kv.getMany<[unknown, unknown]>([
+    metaKey,
+    keys.activeModel(),
+  ]);
   if (meta.value === null) {
     throw new NotFoundError(
       `Cannot activate model ${id} as no such model is stored`,
     );
   }
+  readModelMeta(meta.value, id);
+  readActivePointer(current.value);
   const pointer: ActivePointer = { id, activatedAt: new Date().toISOString() };
   const result = await kv.atomic().check(meta).set(keys.activeModel(), pointer)
     .commit();
@@ -234,16 +339,16 @@ export async function activateModel(
   return pointer;
 }
 
-/** Metadata of every stored model, newest first. */
+/** Metadata of every stored model, newest first; a CorruptRecordError names the first record that is not one. */
 export async function listModels(kv: Deno.Kv): Promise<StoredModelMeta[]> {
   const out: StoredModelMeta[] = [];
   for await (
-    const entry of kv.list<StoredModelMeta>(
+    const entry of kv.list<unknown>(
       { prefix: keys.modelMetaPrefix() },
       { reverse: true },
     )
   ) {
-    out.push(entry.value);
+    out.push(readModelMeta(entry.value, String(entry.key[1])));
   }
   return out;
 }
@@ -329,7 +434,14 @@ export function watchActivePointer(
       while (!stopped) {
         const { value, done } = await reader.read();
         if (done) break;
-        onChange(value[0].value);
+        let pointer: ActivePointer | null;
+        try {
+          pointer = readActivePointer(value[0].value);
+        } catch {
+          // Not a pointer (see readActivePointer): nothing to follow; keep watching.
+          continue;
+        }
+        onChange(pointer);
       }
     } catch {
       // The KV was closed: nothing more to watch.

@@ -2,7 +2,11 @@ import { assertEquals } from "@std/assert";
 import { Hono } from "hono";
 import { errorHandler, HttpError, statusOf } from "../../src/server/errors.ts";
 import { memoryLog } from "../../src/server/log.ts";
-import { ConflictError, NotFoundError } from "../../src/store/errors.ts";
+import {
+  ConflictError,
+  CorruptRecordError,
+  NotFoundError,
+} from "../../src/store/errors.ts";
 
 Deno.test("statusOf() maps input errors to 400, store errors to 404/409, the rest to 500", () => {
   assertEquals(statusOf(new TypeError("t")), 400);
@@ -56,4 +60,18 @@ Deno.test("errorHandler() hides an unexpected error behind a generic 500 and log
     log.lines[0].startsWith("ERROR GET / failed: Error: database password"),
     true,
   );
+});
+
+Deno.test("statusOf() maps a damaged KV record to 500 although it is a SyntaxError", async () => {
+  const error = new CorruptRecordError(
+    'Cannot read model m-1 as its KV record ["model_meta","m-1"] is not a model record',
+  );
+  assertEquals(error instanceof SyntaxError, true);
+  assertEquals(statusOf(error), 500);
+  const { app, log } = appThrowing(error);
+  const r = await app.request("/");
+  assertEquals(r.status, 500);
+  assertEquals(await r.json(), { error: "Internal server error" });
+  assertEquals(log.lines.length, 1);
+  assertEquals(log.lines[0].includes("is not a model record"), true);
 });
