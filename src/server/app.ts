@@ -6,13 +6,18 @@
  * `app.request()`.
  *
  *   /api/predict        predictRoutes   (CORS open)
- *
- * Headers: hono/secure-headers with a CSP for the page, a lean fixed set for
- * the API (headers.ts), CORS for /api/predict only.
  *   /api/model, /api/models/…  modelRoutes
  *   /api/train/…        trainRoutes
  *   /api/health         liveness and what is served
  *   everything else     the files of `staticRoot`
+ *
+ * Headers: hono/secure-headers with a CSP for the page, a lean fixed set for
+ * the API (headers.ts), CORS for /api/predict only.
+ *
+ * Without KV (`kv: null`) the app predicts with the shipped model and
+ * answers 503 on everything that needs KV (stored models, uploads,
+ * training). With KV but no model in it, it stores and activates the
+ * shipped model (so every instance serves the same one), see startup.ts.
  *
  * @module
  */
@@ -27,6 +32,7 @@ import { decodePng } from "../image/png.ts";
 import { type ImageDecoder, imageDecoder } from "./image_input.ts";
 import { consoleLog, type Log } from "./log.ts";
 import { modelRoutes } from "./model_routes.ts";
+import { type BundledModel, seedBundledModel } from "./startup.ts";
 import { ModelService } from "./model_service.ts";
 import { modelSummary, predictRoutes } from "./predict_routes.ts";
 import { staticFiles } from "./static_files.ts";
@@ -49,14 +55,31 @@ export interface AppDeps {
   now?: () => number;
   /** Names this instance in lease holders and logs. */
   instanceId?: string;
-  /** Train this config in the background when KV holds no active model. */
+  /**
+   * Train this config in the background when KV holds no active model and
+   * there is no shipped model to store instead.
+   */
   trainWhenEmpty?: TrainConfig | null;
-  /** A model to serve before (or without) one from KV. */
+  /**
+   * The model shipped with the repository: served without KV (or while KV's
+   * model cannot be loaded), and stored and activated when KV has none.
+   */
+  bundled?: BundledModel | null;
+  /** A model to serve before (or without) one from KV (tests). */
   model?: Model;
   /** Turns uploaded image bytes into 784 inputs (default: PNG decoding + the MNIST recipe). */
   decodeImage?: ImageDecoder;
-  /** Tuning of background training (lease TTL, progress interval). */
-  training?: Pick<TrainingServiceOptions, "leaseTtlMs" | "progressIntervalMs">;
+  /** Tuning of background training (lease TTL, progress and checkpoint intervals, …). */
+  training?: Pick<
+    TrainingServiceOptions,
+    | "leaseTtlMs"
+    | "progressIntervalMs"
+    | "checkpointEveryMs"
+    | "maxResumes"
+    | "runMode"
+  >;
+  /** Resume interrupted training jobs at start-up and every lease TTL (default true). */
+  resumeTraining?: boolean;
   /** Body limits in bytes. */
   limits?: { json?: number; image?: number; upload?: number };
   /** Quiet time before an event stream sends a keep-alive comment, ms. */
@@ -99,7 +122,12 @@ export async function createApp(deps: AppDeps): Promise<ZifferApp> {
   const log = deps.log ?? consoleLog(now);
   const pollMs = deps.pollMs ?? 1_000;
   const models = new ModelService({ kv, log, pollMs });
-  if (deps.model) models.use(deps.model);
+  const { bundled } = deps;
+  if (bundled) {
+    models.use(bundled.model, { bytes: bundled.bytes, source: "bundled" });
+  } else if (deps.model) {
+    models.use(deps.model);
+  }
   const training = new TrainingService({
     kv,
     models,
@@ -109,6 +137,7 @@ export async function createApp(deps: AppDeps): Promise<ZifferApp> {
     ...deps.training,
   });
   await models.start();
+  if (kv && bundled) await seedBundledModel(kv, bundled, { models, log });
 
   const admin = requireAdmin({ token: deps.adminToken });
   const app = new Hono();
@@ -162,13 +191,15 @@ export async function createApp(deps: AppDeps): Promise<ZifferApp> {
     c.header("Cache-Control", "no-store");
     return c.json({
       ok: true,
-      model: served ? modelSummary(served) : null,
+      model: served ? { ...modelSummary(served), source: served.source } : null,
+      kv: kv ? "connected" : "unavailable",
       training: await training.status(),
       admin: deps.adminToken ? "enabled" : "disabled",
     });
   });
   if (deps.staticRoot) app.use("*", staticFiles({ root: deps.staticRoot }));
 
+  if (kv && deps.resumeTraining !== false) await training.watchInterrupted();
   if (deps.trainWhenEmpty && kv && !models.current) {
     await training.trainWhileNoModel(deps.trainWhenEmpty);
   }

@@ -119,6 +119,13 @@ export async function readFormImage(
       `Cannot read the multipart form as it has more than ${MAX_FORM_PARTS} parts: got at least ${parts}`,
     );
   }
+  // Refused here rather than by the parser: Deno 2.5's parser reads such a
+  // body as an empty form, newer ones throw; both are a malformed form.
+  if (parts === 0) {
+    throw new SyntaxError(
+      "Cannot read the multipart form as its body has no part opened by the boundary its Content-Type names",
+    );
+  }
   let form: FormData;
   try {
     form = await new Request(request.url, {

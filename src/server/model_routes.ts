@@ -5,7 +5,8 @@
  *   GET    /model/file         the active model file (ETag = its id; revalidate)
  *   GET    /models             every stored model, newest first
  *   GET    /models/:id/file    one model file (immutable: cached for a year)
- *   POST   /models             admin: store an uploaded model file (application/octet-stream)
+ *   POST   /models             admin: store an uploaded model file (application/octet-stream);
+ *                               `?activate=true` also makes it the active model
  *   POST   /models/:id/activate  admin: make it the active model (rollback)
  *   DELETE /models/:id         admin: delete it (not the active one: 409)
  *
@@ -60,7 +61,10 @@ export function modelRoutes(
   app.get("/model", async (c) => {
     const served = models.current ?? await throwNoModel(training);
     c.header("Cache-Control", "no-cache");
-    return c.json(describeServed(served));
+    return c.json({
+      ...describeServed(served),
+      kv: kv ? "connected" : "unavailable",
+    });
   });
 
   app.get("/model/file", async (c) => {
@@ -105,9 +109,17 @@ export function modelRoutes(
 
   app.post("/models", admin, async (c) => {
     const bytes = await readBody(c.req.raw, uploadLimit);
-    const meta = await saveModelBytes(store(), bytes);
+    const activate = readActivateFlag(c.req.query("activate"));
+    const kv = store();
+    const meta = await saveModelBytes(kv, bytes);
+    let active: string | null = null;
+    if (activate) {
+      const pointer = await activateModel(kv, meta.info.id);
+      await models.show(pointer);
+      active = pointer.id;
+    }
     c.header("Location", `/api/models/${meta.info.id}/file`);
-    return c.json(describeStored(meta, null), 201);
+    return c.json(describeStored(meta, active), 201);
   });
 
   app.post("/models/:id/activate", admin, async (c) => {
@@ -129,10 +141,25 @@ export function modelRoutes(
   return app;
 }
 
+/**
+ * `?activate=` of an upload: "true" or "1" activates the stored model,
+ * "false", "0" or no value stores it only.
+ */
+export function readActivateFlag(value: string | undefined): boolean {
+  if (value === undefined || value === "false" || value === "0") return false;
+  if (value === "true" || value === "1") return true;
+  throw new RangeError(
+    `Cannot use activate as it must be true or false: got ${
+      JSON.stringify(value)
+    }`,
+  );
+}
+
 /** The active model as `GET /api/model` shows it. */
 export function describeServed(served: ServedModel): Record<string, unknown> {
   return {
     ...served.info,
+    source: served.source,
     activatedAt: served.activatedAt,
     byteLength: served.bytes.length,
     parameterCount: served.network.parameterCount,

@@ -31,9 +31,17 @@ import {
 } from "../store/models.ts";
 import type { Log } from "./log.ts";
 
+/**
+ * Where a served model came from: "kv" — the active model of Deno KV;
+ * "bundled" — the file shipped with the repository (static/models), served
+ * while KV is unavailable or names no model this instance could load.
+ */
+export type ModelSource = "kv" | "bundled";
+
 /** A model ready to predict with. Never mutated after it is built. */
 export interface ServedModel {
   readonly info: ModelInfo;
+  readonly source: ModelSource;
   readonly network: Network;
   /** The encoded model file (what `GET /api/model/file` sends). */
   readonly bytes: Uint8Array;
@@ -55,13 +63,15 @@ export interface Prediction {
 /** Builds a served model from a decoded model and its file bytes. */
 export function serveModel(
   model: Model,
-  { bytes = encodeModel(model), activatedAt = null }: {
+  { bytes = encodeModel(model), activatedAt = null, source = "kv" }: {
     bytes?: Uint8Array;
     activatedAt?: string | null;
+    source?: ModelSource;
   } = {},
 ): ServedModel {
   return Object.freeze({
     info: infoOf(model),
+    source,
     network: networkFromModel(model),
     bytes,
     etag: `"${model.id}"`,
@@ -170,9 +180,19 @@ export class ModelService {
     return run;
   }
 
-  /** Predicts with a given model directly (for an instance without KV, and tests). */
-  use(model: Model, activatedAt: string | null = null): void {
-    this.#swap(serveModel(model, { activatedAt }));
+  /**
+   * Predicts with a given model directly (the shipped model of an instance
+   * without KV, and tests). A later activation in KV replaces it.
+   */
+  use(
+    model: Model,
+    { activatedAt = null, source = "bundled", bytes }: {
+      activatedAt?: string | null;
+      source?: ModelSource;
+      bytes?: Uint8Array;
+    } = {},
+  ): void {
+    this.#swap(serveModel(model, { activatedAt, source, bytes }));
   }
 
   /** Calls `listener` after every swap; returns a function that unsubscribes. */
@@ -193,11 +213,31 @@ export class ModelService {
   async #sync(): Promise<void> {
     const wanted = this.#wanted;
     const kv = this.#kv;
-    if (!wanted || !kv || this.#current?.info.id === wanted.id) return;
+    if (!wanted || !kv) return;
+    const current = this.#current;
+    if (current?.info.id === wanted.id) {
+      // The same model (e.g. the shipped one, now also activated in KV): no reload.
+      if (
+        current.source !== "kv" || current.activatedAt !== wanted.activatedAt
+      ) {
+        this.#current = Object.freeze({
+          ...current,
+          source: "kv" as const,
+          activatedAt: wanted.activatedAt,
+        });
+      }
+      return;
+    }
     try {
       const { model, bytes } = await loadModel(kv, wanted.id);
       // decodeModel verified the file; the bytes are what clients download.
-      this.#swap(serveModel(model, { bytes, activatedAt: wanted.activatedAt }));
+      this.#swap(
+        serveModel(model, {
+          bytes,
+          activatedAt: wanted.activatedAt,
+          source: "kv",
+        }),
+      );
     } catch (e) {
       this.#log.error(
         `Cannot load model ${wanted.id}, still serving ${
@@ -212,7 +252,7 @@ export class ModelService {
     const previous = this.#current?.info.id ?? "none";
     this.#current = served;
     this.#log.info(
-      `serving model ${served.info.id} (was ${previous}, test accuracy ${
+      `serving model ${served.info.id} from ${served.source} (was ${previous}, test accuracy ${
         (served.info.metrics.testAccuracy * 100).toFixed(2)
       }%)`,
     );

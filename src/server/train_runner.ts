@@ -1,26 +1,143 @@
 /**
- * The server side of the training worker (train_worker.ts): starts one run
- * on its own thread, turns its messages into callbacks and promises, and
- * terminates it when asked to stop.
+ * One training run for the server, off the request path: in a Web Worker
+ * (train_worker.ts) where the platform has them, else on the main thread,
+ * yielding to the event loop every few milliseconds so requests are still
+ * answered (slower to train, but it works on a runtime without Workers).
+ * Either way the run reports batches, epochs and checkpoints through
+ * callbacks, resolves to the model, and can then measure another model on
+ * its own held-out split.
+ *
+ * Why both: the current Deno Deploy documents "the standard Deno runtime,
+ * with full support for all features of the Deno CLI" (so Workers should
+ * exist), while Deploy Classic had no `Worker` at all. `mode: "auto"` tries a
+ * Worker and falls back to the main thread when there is no `Worker`
+ * constructor or the worker dies before it says anything.
  *
  * @module
  */
 
-import type { EpochRecord, Model } from "../nn/model_file.ts";
+import type { Dataset } from "../nn/dataset.ts";
+import { imageSize } from "../nn/dataset.ts";
+import { evaluate } from "../nn/metrics.ts";
+import {
+  decodeModel,
+  type EpochRecord,
+  type Model,
+  networkFromModel,
+} from "../nn/model_file.ts";
 import type { TrainConfig } from "../training/config.ts";
-import type { BatchProgress } from "../training/run.ts";
-import type { TrainWorkerAnswer, TrainWorkerRequest } from "./train_worker.ts";
+import type { BatchProgress, RunCheckpoint } from "../training/run.ts";
+
+/** What a run needs besides its callbacks. */
+export interface TrainRequest {
+  type: "train";
+  config: TrainConfig;
+  /** The new model's id and creation time. */
+  id: string;
+  createdAt: string;
+  /** Least time between two batch reports, ms. */
+  progressEveryMs: number;
+  /** Least time between two checkpoints, ms; 0 = none. */
+  checkpointEveryMs: number;
+  /** Continue from this checkpoint (taken from a run of the same config). */
+  resume?: RunCheckpoint;
+}
+
+/** A message to the worker. */
+export type TrainWorkerRequest =
+  | TrainRequest
+  | { type: "evaluate"; bytes: Uint8Array };
+
+/** A message from the worker. */
+export type TrainWorkerAnswer =
+  | { type: "batch"; progress: BatchProgress }
+  | { type: "epoch"; record: EpochRecord }
+  | { type: "checkpoint"; checkpoint: RunCheckpoint }
+  | { type: "trained"; model: Model }
+  | { type: "evaluated"; accuracy: number | null }
+  | { type: "error"; message: string };
+
+/** Where the reports of {@link trainRun} go. */
+export interface TrainRunHooks {
+  onBatch(progress: BatchProgress): void;
+  onEpoch(record: EpochRecord): void;
+  onCheckpoint(checkpoint: RunCheckpoint): void;
+  signal?: AbortSignal;
+  /** Yield to the event loop after this much training, ms (main-thread runs). */
+  yieldEveryMs?: number;
+}
+
+/**
+ * Loads the data and trains: the body of a run, shared by the worker and the
+ * main-thread mode. Returns the model and the run's test split.
+ */
+export async function trainRun(
+  request: TrainRequest,
+  hooks: TrainRunHooks,
+): Promise<{ model: Model; test: Dataset }> {
+  const { loadPackageData } = await import("../training/data.ts");
+  const { runTraining } = await import("../training/run.ts");
+  const data = await loadPackageData(request.config);
+  let lastReport = -Infinity;
+  let lastYield = performance.now();
+  const { yieldEveryMs } = hooks;
+  const { model } = await runTraining(request.config, {
+    data,
+    now: () => performance.now(),
+    createdAt: request.createdAt,
+    id: request.id,
+    signal: hooks.signal,
+    resume: request.resume,
+    checkpointEveryMs: request.checkpointEveryMs,
+    onCheckpoint: request.checkpointEveryMs > 0
+      ? (checkpoint) => hooks.onCheckpoint(checkpoint)
+      : undefined,
+    onBatch: async (progress) => {
+      const t = performance.now();
+      const epochEnd = progress.batch === progress.batches - 1;
+      if (epochEnd || t - lastReport >= request.progressEveryMs) {
+        lastReport = t;
+        hooks.onBatch(progress);
+      }
+      if (yieldEveryMs !== undefined && t - lastYield >= yieldEveryMs) {
+        // A macrotask, so timers, I/O and requests get their turn.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = performance.now();
+      }
+    },
+    onEpoch: (record) => hooks.onEpoch(record),
+  });
+  return { model, test: data.test };
+}
+
+/** The accuracy of a model file on `test`, or null when it takes other inputs. */
+export function accuracyOn(bytes: Uint8Array, test: Dataset): number | null {
+  const network = networkFromModel(decodeModel(bytes));
+  return network.inputSize === imageSize(test)
+    ? evaluate(network, test).accuracy
+    : null;
+}
+
+/** The buffers of a checkpoint that can be moved to another thread instead of copied. */
+export function checkpointBuffers(checkpoint: RunCheckpoint): ArrayBuffer[] {
+  const { state } = checkpoint;
+  return [...state.params, ...state.optimizer, state.order, state.random].map(
+    (a) => a.buffer as ArrayBuffer,
+  );
+}
 
 /** One run in progress. */
 export interface TrainingRun {
   /** The trained model; rejects when the run fails or is aborted. */
   readonly model: Promise<Model>;
+  /** Where it trains (after a fallback: "inline"). */
+  readonly mode: () => "worker" | "inline";
   /**
    * The accuracy of another model (its file bytes) on this run's held-out
    * split, or null when it takes other inputs. Only after `model` resolved.
    */
   evaluate(bytes: Uint8Array): Promise<number | null>;
-  /** Ends the worker (a run still going stops). */
+  /** Ends the run (a run still going stops) and frees its data. */
   close(): void;
 }
 
@@ -29,16 +146,29 @@ export interface RunStartOptions {
   /** The new model's id and creation time. */
   id: string;
   createdAt: string;
-  /** Aborting terminates the worker; pending promises reject with the reason. */
+  /** Aborting stops the run; pending promises reject with the reason. */
   signal: AbortSignal;
   onBatch(progress: BatchProgress): void;
   onEpoch(record: EpochRecord): void;
-  /** Least time between two batch messages from the worker, ms. */
+  /** Receives the run's full state at most every `checkpointEveryMs`. */
+  onCheckpoint?(checkpoint: RunCheckpoint): void;
+  /** Least time between two checkpoints, ms (0 or no `onCheckpoint` = none). */
+  checkpointEveryMs?: number;
+  /** Continue from this checkpoint. */
+  resume?: RunCheckpoint;
+  /** Least time between two batch reports, ms. */
   progressEveryMs?: number;
+  /** "worker", "inline" (main thread), or "auto": a worker where possible. */
+  mode?: "auto" | "worker" | "inline";
+  /** Called when "auto" falls back to the main thread, with the reason. */
+  onFallback?(reason: string): void;
 }
 
+/** How long a main-thread run trains before it lets other work in, ms. */
+export const INLINE_SLICE_MS = 20;
+
 /**
- * Starts training `config` in a new worker.
+ * Starts training `config` in a worker or on the main thread.
  *
  * @example
  * ```ts ignore
@@ -50,13 +180,105 @@ export interface RunStartOptions {
  */
 export function startTrainingRun(
   config: TrainConfig,
-  { id, createdAt, signal, onBatch, onEpoch, progressEveryMs = 100 }:
-    RunStartOptions,
+  options: RunStartOptions,
 ): TrainingRun {
+  const mode = options.mode ?? "auto";
+  const request: TrainRequest = {
+    type: "train",
+    config,
+    id: options.id,
+    createdAt: options.createdAt,
+    progressEveryMs: options.progressEveryMs ?? 100,
+    checkpointEveryMs: options.onCheckpoint
+      ? options.checkpointEveryMs ?? 0
+      : 0,
+    resume: options.resume,
+  };
+  if (mode === "inline") return inlineRun(request, options);
+  if (typeof Worker !== "function") {
+    if (mode === "worker") {
+      throw new Error("Cannot train in a worker as this runtime has no Worker");
+    }
+    options.onFallback?.("this runtime has no Worker");
+    return inlineRun(request, options);
+  }
+  let current: TrainingRun;
+  try {
+    current = workerRun(request, options, (reason) => {
+      if (mode !== "auto") return false;
+      options.onFallback?.(reason);
+      current = inlineRun(request, options);
+      return current;
+    });
+  } catch (e) {
+    if (mode === "worker") throw e;
+    options.onFallback?.(`the worker could not start: ${(e as Error).message}`);
+    return inlineRun(request, options);
+  }
+  // Delegate, so a fallback after start is seen through the same object.
+  return {
+    get model() {
+      return current.model;
+    },
+    mode: () => current.mode(),
+    evaluate: (bytes) => current.evaluate(bytes),
+    close: () => current.close(),
+  };
+}
+
+/** Trains on the main thread, yielding every {@link INLINE_SLICE_MS}. */
+function inlineRun(
+  request: TrainRequest,
+  options: RunStartOptions,
+): TrainingRun {
+  const { signal } = options;
+  let test: Dataset | null = null;
+  let closed = false;
+  const model = trainRun(request, {
+    onBatch: options.onBatch,
+    onEpoch: options.onEpoch,
+    onCheckpoint: (c) => options.onCheckpoint?.(c),
+    signal,
+    yieldEveryMs: INLINE_SLICE_MS,
+  }).then((result) => {
+    if (!closed) test = result.test;
+    return result.model;
+  }, (e) => {
+    throw signal.aborted ? signal.reason : e;
+  });
+  return {
+    model,
+    mode: () => "inline",
+    evaluate(bytes) {
+      if (closed || !test) {
+        return Promise.reject(
+          new Error("Cannot evaluate as the run has not finished or has ended"),
+        );
+      }
+      return Promise.resolve(accuracyOn(bytes, test));
+    },
+    close() {
+      closed = true;
+      test = null;
+    },
+  };
+}
+
+/**
+ * Trains in a worker. `fallback` is called when the worker fails before its
+ * first message; it returns the run that replaces this one, or false.
+ */
+function workerRun(
+  request: TrainRequest,
+  options: RunStartOptions,
+  fallback: (reason: string) => TrainingRun | false,
+): TrainingRun {
+  const { signal, onBatch, onEpoch } = options;
   const worker = new Worker(new URL("./train_worker.ts", import.meta.url), {
     type: "module",
   });
   let closed = false;
+  let heard = false;
   // The one request waiting for an answer: first the model, then evaluations.
   let pending: {
     resolve: (answer: TrainWorkerAnswer) => void;
@@ -66,10 +288,11 @@ export function startTrainingRun(
     new Promise<TrainWorkerAnswer>((resolve, reject) => {
       pending = { resolve, reject };
     });
-  const fail = (reason: unknown) => {
+  const settle = (answer: TrainWorkerAnswer | { error: unknown }) => {
     const waiting = pending;
     pending = null;
-    waiting?.reject(reason);
+    if ("error" in answer) waiting?.reject(answer.error);
+    else waiting?.resolve(answer);
   };
   const close = () => {
     if (closed) return;
@@ -79,35 +302,52 @@ export function startTrainingRun(
   };
   const abort = () => {
     close();
-    fail(signal.reason);
+    settle({ error: signal.reason });
   };
   signal.addEventListener("abort", abort);
 
   worker.onmessage = ({ data: answer }: MessageEvent<TrainWorkerAnswer>) => {
+    heard = true;
     if (answer.type === "batch") return onBatch(answer.progress);
     if (answer.type === "epoch") return onEpoch(answer.record);
-    if (answer.type === "error") return fail(new Error(answer.message));
-    const waiting = pending;
-    pending = null;
-    waiting?.resolve(answer);
+    if (answer.type === "checkpoint") {
+      return options.onCheckpoint?.(answer.checkpoint);
+    }
+    if (answer.type === "error") {
+      return settle({ error: new Error(answer.message) });
+    }
+    settle(answer);
   };
   worker.onerror = (event) => {
     event.preventDefault();
     close();
-    fail(new Error(`The training worker failed: ${event.message}`));
+    const reason = `The training worker failed: ${event.message}`;
+    if (!heard && !signal.aborted) {
+      const replacement = fallback(reason);
+      if (replacement) {
+        replacement.model.then(
+          (model) => settle({ type: "trained", model }),
+          (error) => settle({ error }),
+        );
+        return;
+      }
+    }
+    settle({ error: new Error(reason) });
   };
 
   const answered = next();
-  const send = (request: TrainWorkerRequest) => worker.postMessage(request);
   if (signal.aborted) abort();
-  else send({ type: "train", config, id, createdAt, progressEveryMs });
+  else worker.postMessage(request satisfies TrainWorkerRequest);
 
   return {
     model: answered.then((a) => (a as { model: Model }).model),
+    mode: () => "worker",
     async evaluate(bytes) {
       if (closed) throw new Error("Cannot evaluate as the run has ended");
       const answer = next();
-      send({ type: "evaluate", bytes });
+      worker.postMessage(
+        { type: "evaluate", bytes } satisfies TrainWorkerRequest,
+      );
       return ((await answer) as { accuracy: number | null }).accuracy;
     },
     close,

@@ -1,5 +1,7 @@
 /**
- * Training on demand, inside the server process, in the background.
+ * Training on demand, inside the server process, in the background — built
+ * for instances that can be evicted at any moment (SIGINT, then SIGKILL
+ * 5 s later) and share nothing but Deno KV.
  *
  * One run at a time across every instance sharing the KV: a run starts only
  * after taking the training lease (`acquireLease`), renews it whenever it
@@ -8,9 +10,22 @@
  * every `progressIntervalMs`, and after every evaluated epoch), so any
  * instance can answer `GET /api/train/:jobId` and stream its events.
  *
- * Each run trains in a worker (train_worker.ts): loading the 40 MB MNIST
- * package, every batch and every evaluation happen off the event loop, so
- * requests are answered while it trains and serving never loads the data.
+ * Surviving eviction: every `checkpointEveryMs` the run's full state
+ * (weights, optimizer moments, PRNG state, example order, position, curve)
+ * is saved in KV under the job id (`saveCheckpoint`). A job whose record
+ * still says "running" but whose lease is gone was interrupted:
+ * {@link TrainingService.resumeInterrupted} — called at start-up, every lease
+ * TTL, and by main.ts's `Deno.cron` tick — takes the lease, loads the last
+ * checkpoint and continues. Training is deterministic (seeded), so the
+ * resumed run ends with exactly the weights of a run that never stopped (and
+ * a job killed before its first checkpoint starts over and ends the same).
+ * On SIGINT the instance stops its run without failing the job and releases
+ * the lease, so another instance can pick it up at once. A job interrupted
+ * more than `maxResumes` times is marked failed.
+ *
+ * Each run trains in a worker where the runtime has Web Workers, else on the
+ * main thread in short slices (train_runner.ts). Loading the 40 MB MNIST
+ * package, every batch and every evaluation happen off the request path.
  *
  * When a run ends, the model is stored (`saveModel`) and activated if the
  * policy says so: "if-better" compares it with the active model on the run's
@@ -19,7 +34,12 @@
  * @module
  */
 
-import type { Model } from "../nn/model_file.ts";
+import type { EpochRecord, Model } from "../nn/model_file.ts";
+import {
+  deleteCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+} from "../store/checkpoints.ts";
 import { ConflictError, NotFoundError } from "../store/errors.ts";
 import {
   type ActivationPolicy,
@@ -30,6 +50,8 @@ import {
   type JobProgress,
   type JobRecord,
   type JobResult,
+  type JobStatus,
+  listJobs,
   newJobId,
   updateJob,
 } from "../store/jobs.ts";
@@ -46,8 +68,8 @@ import {
   newModelId,
   saveModel,
 } from "../store/models.ts";
-import type { TrainConfig } from "../training/config.ts";
-import type { BatchProgress } from "../training/run.ts";
+import { type TrainConfig, validateTrainConfig } from "../training/config.ts";
+import type { BatchProgress, RunCheckpoint } from "../training/run.ts";
 import { HttpError } from "./errors.ts";
 import type { Log } from "./log.ts";
 import type { ModelService } from "./model_service.ts";
@@ -66,6 +88,12 @@ export interface TrainingServiceOptions {
   leaseTtlMs?: number;
   /** Least time between progress writes to KV, ms. */
   progressIntervalMs?: number;
+  /** Least time between two checkpoints of a run, ms (0 = none). */
+  checkpointEveryMs?: number;
+  /** How many times a job may be resumed before it is marked failed. */
+  maxResumes?: number;
+  /** Where runs train: a worker where possible ("auto"), or always the main thread ("inline"). */
+  runMode?: "auto" | "worker" | "inline";
 }
 
 /** What a caller asks of a run besides the config. */
@@ -80,6 +108,37 @@ export interface TrainingStatus {
   progress: JobProgress | null;
 }
 
+/**
+ * A job record with the fields this service adds (stored with it in KV, so
+ * every instance sees them).
+ */
+export interface ServerJobRecord extends JobRecord {
+  /** The id the finished model will get (the same after a resume). */
+  modelId?: string;
+  /** How many times the job was picked up again after an interruption. */
+  resumes?: number;
+}
+
+/** What a server checkpoint records besides the trainer state. */
+export type ServerCheckpointMeta = RunCheckpoint["meta"] & {
+  modelId: string;
+  createdAt: string;
+};
+
+/**
+ * Why a run stopped without the job ending: the instance is shutting down,
+ * or another instance took the lease. The job stays "running", to be resumed.
+ */
+export class RunInterrupted extends Error {
+  /** Whether this instance still holds the lease and should give it up. */
+  readonly releaseLease: boolean;
+  constructor(message: string, { releaseLease = true } = {}) {
+    super(message);
+    this.name = "RunInterrupted";
+    this.releaseLease = releaseLease;
+  }
+}
+
 interface RunningJob {
   id: string;
   holder: string;
@@ -88,7 +147,21 @@ interface RunningJob {
   done: Promise<void>;
 }
 
-/** Starts, runs, reports and cancels training jobs for one instance. */
+/** What {@link TrainingService} needs to run a job (new or resumed). */
+interface RunPlan {
+  id: string;
+  holder: string;
+  config: TrainConfig;
+  activate: ActivationPolicy;
+  modelId: string;
+  createdAt: string;
+  resume?: RunCheckpoint;
+}
+
+/** Longest wait for a checkpoint save in flight when the instance stops, ms. */
+const SHUTDOWN_SAVE_WAIT_MS = 2_000;
+
+/** Starts, runs, reports, checkpoints, resumes and cancels training jobs for one instance. */
 export class TrainingService {
   readonly #kv: Deno.Kv | null;
   readonly #models: ModelService;
@@ -97,8 +170,14 @@ export class TrainingService {
   readonly #instanceId: string;
   readonly #leaseTtlMs: number;
   readonly #progressIntervalMs: number;
+  readonly #checkpointEveryMs: number;
+  readonly #maxResumes: number;
+  readonly #runMode: "auto" | "worker" | "inline";
   #running: RunningJob | null = null;
   #retryTimer: ReturnType<typeof setInterval> | null = null;
+  #resumeTimer: ReturnType<typeof setInterval> | null = null;
+  #resuming: Promise<string | null> | null = null;
+  #closed = false;
 
   constructor(options: TrainingServiceOptions) {
     this.#kv = options.kv;
@@ -108,11 +187,19 @@ export class TrainingService {
     this.#instanceId = options.instanceId ?? crypto.randomUUID().slice(0, 8);
     this.#leaseTtlMs = options.leaseTtlMs ?? 30_000;
     this.#progressIntervalMs = options.progressIntervalMs ?? 500;
+    this.#checkpointEveryMs = options.checkpointEveryMs ?? 10_000;
+    this.#maxResumes = options.maxResumes ?? 5;
+    this.#runMode = options.runMode ?? "auto";
   }
 
   /** The id of the job this instance is running, or null. */
   get runningJobId(): string | null {
     return this.#running?.id ?? null;
+  }
+
+  /** Resolves when this instance's current run (if any) has ended. */
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running.done;
   }
 
   /**
@@ -145,7 +232,7 @@ export class TrainingService {
       );
     }
     const at = new Date(this.#now()).toISOString();
-    const job: JobRecord = {
+    const job: ServerJobRecord = {
       id,
       status: "running",
       origin,
@@ -159,6 +246,8 @@ export class TrainingService {
       result: null,
       error: null,
       cancelRequested: false,
+      modelId: newModelId(this.#now()),
+      resumes: 0,
     };
     try {
       await createJob(kv, job);
@@ -166,22 +255,155 @@ export class TrainingService {
       await releaseLease(kv, holder);
       throw e;
     }
-    const controller = new AbortController();
-    const running: RunningJob = {
+    this.#begin(kv, {
       id,
       holder,
-      controller,
-      progress: null,
-      done: Promise.resolve(),
-    };
-    this.#running = running;
-    running.done = this.#run(kv, running, config, activate);
+      config,
+      activate,
+      modelId: job.modelId!,
+      createdAt: at,
+    }, null);
     this.#log.info(
       `training job ${id} started (${origin}, activate ${activate}): ${
         JSON.stringify(config)
       }`,
     );
     return job;
+  }
+
+  /**
+   * Picks up one interrupted job — its record says "running" but nobody
+   * holds the lease — from its last checkpoint (or from the start when it
+   * has none). Returns the job id, or null when there is nothing to resume,
+   * another run holds the lease, or this instance is busy. Jobs that were
+   * asked to cancel, cannot be configured any more, or were interrupted more
+   * than `maxResumes` times are ended instead.
+   */
+  resumeInterrupted(): Promise<string | null> {
+    this.#resuming ??= this.#resumeOne().finally(() => {
+      this.#resuming = null;
+    });
+    return this.#resuming;
+  }
+
+  /**
+   * Calls {@link resumeInterrupted} now and then every lease TTL, until
+   * {@link close}. (main.ts also calls it from a `Deno.cron` tick, which on
+   * Deno Deploy starts an instance when none is running.)
+   */
+  async watchInterrupted(): Promise<void> {
+    if (!this.#kv || this.#resumeTimer !== null || this.#closed) return;
+    const tick = () =>
+      this.resumeInterrupted().catch((e) =>
+        this.#log.error(
+          `Cannot resume interrupted training: ${(e as Error).message}`,
+        )
+      );
+    const timer = setInterval(tick, this.#leaseTtlMs);
+    Deno.unrefTimer(timer);
+    this.#resumeTimer = timer;
+    await tick();
+  }
+
+  async #resumeOne(): Promise<string | null> {
+    const kv = this.#kv;
+    if (!kv || this.#running || this.#closed) return null;
+    if (await currentLease(kv, this.#now())) return null;
+    const running = (await listJobs(kv, { limit: 100 }))
+      .filter((j) => j.status === "running")
+      .reverse(); // oldest first
+    for (const candidate of running) {
+      const id = candidate.id;
+      const holder = `${this.#instanceId}/${id}`;
+      const lease = await acquireLease(kv, {
+        holder,
+        jobId: id,
+        ttlMs: this.#leaseTtlMs,
+        now: this.#now(),
+      });
+      if (!lease) return null; // another instance got there first
+      const job = await getJob(kv, id) as ServerJobRecord | null;
+      if (!job || job.status !== "running" || this.#closed) {
+        await releaseLease(kv, holder);
+        if (this.#closed) return null;
+        continue;
+      }
+      const resumes = (job.resumes ?? 0) + 1;
+      const end = async (status: JobStatus, error: string) => {
+        await finishJob(kv, id, (j) => ({
+          ...j,
+          status,
+          error,
+          finishedAt: new Date(this.#now()).toISOString(),
+        }), { holder, now: this.#now() });
+        await deleteCheckpoint(kv, id);
+        this.#log.warn(`training job ${id} ${status}: ${error}`);
+      };
+      if (job.cancelRequested) {
+        await end("cancelled", "Cancelled by an admin request");
+        continue;
+      }
+      if (resumes > this.#maxResumes) {
+        await end(
+          "failed",
+          `Gave up after ${this.#maxResumes} interruptions (instances stopped while training)`,
+        );
+        continue;
+      }
+      let config: TrainConfig;
+      try {
+        config = validateTrainConfig(job.config);
+      } catch (e) {
+        await end("failed", `Cannot resume: ${(e as Error).message}`);
+        continue;
+      }
+      let checkpoint = null;
+      try {
+        checkpoint = await loadCheckpoint<ServerCheckpointMeta>(kv, id);
+      } catch (e) {
+        this.#log.warn(
+          `Cannot read the checkpoint of job ${id}, starting it over: ${
+            (e as Error).message
+          }`,
+        );
+      }
+      const modelId = checkpoint?.meta.modelId ?? job.modelId ??
+        newModelId(this.#now());
+      await updateJob(kv, id, (j) => {
+        const next: ServerJobRecord = { ...j, holder, resumes, modelId };
+        return next;
+      }, { now: this.#now() });
+      const resume = checkpoint
+        ? {
+          meta: {
+            epochs: checkpoint.meta.epochs,
+            trainMs: checkpoint.meta.trainMs,
+            epochMs: checkpoint.meta.epochMs,
+          },
+          state: checkpoint.state,
+        }
+        : undefined;
+      this.#begin(kv, {
+        id,
+        holder,
+        config,
+        activate: job.activate,
+        modelId,
+        createdAt: checkpoint?.meta.createdAt ?? job.createdAt,
+        resume,
+      }, job.progress);
+      this.#log.info(
+        `training job ${id} resumed (${resumes} of at most ${this.#maxResumes}) ${
+          checkpoint
+            ? `from its checkpoint at step ${checkpoint.state.steps} (epoch ${
+              checkpoint.state.epoch + 1
+            }, batch ${checkpoint.state.batch + 1})`
+            : "from the start: it had no checkpoint yet"
+        }`,
+      );
+      return id;
+    }
+    return null;
   }
 
   /**
@@ -192,9 +414,17 @@ export class TrainingService {
   async trainWhileNoModel(config: TrainConfig): Promise<void> {
     const attempt = async () => {
       const kv = this.#kv;
-      if (!kv || this.#models.current || this.#running) return;
+      if (!kv || this.#models.current || this.#running || this.#closed) {
+        return;
+      }
       if (await getActivePointer(kv)) return;
       if (await currentLease(kv, this.#now())) return;
+      // An interrupted start-up run is resumed, not started again.
+      if (
+        (await listJobs(kv, { limit: 100 })).some((j) => j.status === "running")
+      ) {
+        return;
+      }
       try {
         await this.start(config, { activate: "if-better", origin: "startup" });
       } catch (e) {
@@ -202,7 +432,7 @@ export class TrainingService {
       }
     };
     await attempt();
-    if (this.#retryTimer === null && this.#kv) {
+    if (this.#retryTimer === null && this.#kv && !this.#closed) {
       const timer = setInterval(() => {
         if (this.#models.current) return this.#stopRetrying();
         attempt().catch((e) =>
@@ -231,30 +461,20 @@ export class TrainingService {
   }
 
   /**
-   * A job record. A record still "running" whose lease has expired (its
-   * instance died) is marked failed first.
+   * A job record. One still "running" whose lease is gone was interrupted:
+   * it keeps that status until an instance resumes it (or gives up on it).
    */
   async job(id: string): Promise<JobRecord> {
     const kv = this.#requireKv();
     const job = await getJob(kv, id);
     if (!job) throw new NotFoundError(`Cannot find training job ${id}`);
-    if (job.status !== "running" || this.#running?.id === id) return job;
-    const lease = await currentLease(kv, this.#now());
-    if (lease?.holder === job.holder) return job;
-    return await updateJob(kv, id, (j) =>
-      j.status === "running"
-        ? {
-          ...j,
-          status: "failed",
-          error: "The instance running this job stopped (its lease expired)",
-          finishedAt: new Date(this.#now()).toISOString(),
-        }
-        : j, { now: this.#now() });
+    return job;
   }
 
   /**
-   * Cancels a running job: directly when this instance runs it, else by
-   * flagging the record (its runner stops at its next progress report).
+   * Cancels a job: directly when this instance runs it or nobody does (an
+   * interrupted job), else by flagging the record (its runner stops at its
+   * next progress report).
    */
   async cancel(id: string): Promise<JobRecord> {
     const kv = this.#requireKv();
@@ -270,6 +490,17 @@ export class TrainingService {
       await running.done;
       return (await getJob(kv, id)) ?? job;
     }
+    const lease = await currentLease(kv, this.#now());
+    if (lease?.holder !== job.holder) {
+      const ended = await finishJob(kv, id, (j) => ({
+        ...j,
+        status: "cancelled",
+        error: "Cancelled by an admin request (while interrupted)",
+        finishedAt: new Date(this.#now()).toISOString(),
+      }), { holder: job.holder, now: this.#now() });
+      await deleteCheckpoint(kv, id);
+      return ended;
+    }
     return await updateJob(
       kv,
       id,
@@ -278,12 +509,22 @@ export class TrainingService {
     );
   }
 
-  /** Stops retrying, cancels this instance's run and waits for it to end. */
+  /**
+   * Stops retrying and resuming, and interrupts this instance's run without
+   * ending its job: the lease is released so another instance resumes it
+   * from its last checkpoint.
+   */
   async close(): Promise<void> {
+    this.#closed = true;
     this.#stopRetrying();
+    if (this.#resumeTimer !== null) clearInterval(this.#resumeTimer);
+    this.#resumeTimer = null;
+    await this.#resuming?.catch(() => {});
     const running = this.#running;
     if (running) {
-      running.controller.abort(new Error("The server is shutting down"));
+      running.controller.abort(
+        new RunInterrupted("The server is shutting down"),
+      );
       await running.done;
     }
   }
@@ -303,15 +544,30 @@ export class TrainingService {
     return this.#kv;
   }
 
-  async #run(
-    kv: Deno.Kv,
-    running: RunningJob,
-    config: TrainConfig,
-    activate: ActivationPolicy,
-  ): Promise<void> {
+  /** Registers a run as this instance's and starts it in the background. */
+  #begin(kv: Deno.Kv, plan: RunPlan, progress: JobProgress | null): void {
+    const running: RunningJob = {
+      id: plan.id,
+      holder: plan.holder,
+      controller: new AbortController(),
+      progress,
+      done: Promise.resolve(),
+    };
+    this.#running = running;
+    running.done = this.#run(kv, running, plan);
+  }
+
+  async #run(kv: Deno.Kv, running: RunningJob, plan: RunPlan): Promise<void> {
     const { id, holder, controller } = running;
+    const { config, activate } = plan;
     const signal = controller.signal;
-    const curve: JobProgress["curve"] = [];
+    const curve: JobProgress["curve"] = (plan.resume?.meta.epochs ?? []).map(
+      (r: EpochRecord) => ({
+        epoch: r.epoch,
+        loss: r.loss,
+        testAccuracy: r.testAccuracy,
+      }),
+    );
     let lastWrite = -Infinity;
     let lastRenew = performance.now();
 
@@ -332,7 +588,13 @@ export class TrainingService {
           ttlMs: this.#leaseTtlMs,
           now: this.#now(),
         });
-        if (!held) controller.abort(new Error("Lost the training lease"));
+        if (!held) {
+          controller.abort(
+            new RunInterrupted("Another instance took the training lease", {
+              releaseLease: false,
+            }),
+          );
+        }
       }
     };
     // Reports run one after another, never two at once.
@@ -343,13 +605,47 @@ export class TrainingService {
       );
     };
 
+    // Checkpoints are saved one at a time; a newer one replaces one still waiting.
+    let waiting: RunCheckpoint | null = null;
+    let saving: Promise<void> | null = null;
+    const saveCheckpoints = async () => {
+      while (waiting) {
+        const checkpoint = waiting;
+        waiting = null;
+        const meta: ServerCheckpointMeta = {
+          ...checkpoint.meta,
+          modelId: plan.modelId,
+          createdAt: plan.createdAt,
+        };
+        try {
+          await saveCheckpoint(kv, id, { meta, state: checkpoint.state });
+        } catch (e) {
+          this.#log.warn(`Cannot save a checkpoint of job ${id}: ${e}`);
+        }
+      }
+      saving = null;
+    };
+    const onCheckpoint = (checkpoint: RunCheckpoint) => {
+      if (signal.aborted) return;
+      waiting = checkpoint;
+      saving ??= saveCheckpoints();
+    };
+
     let run: TrainingRun | null = null;
     try {
       run = startTrainingRun(config, {
-        id: newModelId(this.#now()),
-        createdAt: new Date(this.#now()).toISOString(),
+        id: plan.modelId,
+        createdAt: plan.createdAt,
         signal,
+        resume: plan.resume,
+        mode: this.#runMode,
+        checkpointEveryMs: this.#checkpointEveryMs,
+        onCheckpoint: this.#checkpointEveryMs > 0 ? onCheckpoint : undefined,
         progressEveryMs: Math.min(250, this.#progressIntervalMs),
+        onFallback: (reason) =>
+          this.#log.warn(
+            `training job ${id} trains on the main thread: ${reason}`,
+          ),
         onBatch: (p: BatchProgress) => {
           running.progress = progressOf(p, curve);
           if (performance.now() - lastWrite >= this.#progressIntervalMs) {
@@ -372,7 +668,7 @@ export class TrainingService {
       const model = await run.model;
       await reporting;
       signal.throwIfAborted();
-      await saveModel(kv, model);
+      await this.#store(kv, model);
       const result = await this.#decide(kv, model, run, activate);
       await finishJob(kv, id, (j) => ({
         ...j,
@@ -380,15 +676,32 @@ export class TrainingService {
         result,
         finishedAt: new Date(this.#now()).toISOString(),
       }), { holder, now: this.#now() });
+      await saving;
+      await deleteCheckpoint(kv, id).catch((e) =>
+        this.#log.warn(`Cannot delete the checkpoint of job ${id}: ${e}`)
+      );
       this.#log.info(
         `training job ${id} stored model ${model.id} (test accuracy ${
           (result.testAccuracy * 100).toFixed(2)
         }%): ${result.reason}`,
       );
     } catch (e) {
+      const reason = signal.aborted ? signal.reason : e;
+      await reporting;
+      if (reason instanceof RunInterrupted) {
+        // The job stays "running": the next instance resumes it.
+        await waitAtMost(saving, SHUTDOWN_SAVE_WAIT_MS);
+        if (reason.releaseLease) {
+          await releaseLease(kv, holder).catch(() => {});
+        }
+        this.#log.info(
+          `training job ${id} interrupted (${reason.message}): it resumes from its last checkpoint`,
+        );
+        return;
+      }
       const cancelled = signal.aborted;
       const message = cancelled
-        ? String((signal.reason as Error)?.message ?? signal.reason)
+        ? String((reason as Error)?.message ?? reason)
         : (e as Error).message;
       if (!cancelled) {
         this.#log.error(
@@ -397,7 +710,6 @@ export class TrainingService {
       } else {
         this.#log.info(`training job ${id} stopped: ${message}`);
       }
-      await reporting;
       await finishJob(kv, id, (j) => ({
         ...j,
         status: cancelled ? "cancelled" : "failed",
@@ -406,11 +718,30 @@ export class TrainingService {
       }), { holder, now: this.#now() }).catch((err) =>
         this.#log.error(`Cannot record the end of job ${id}: ${err}`)
       );
-    } finally {
-      run?.close();
+      await saving;
+      await deleteCheckpoint(kv, id).catch(() => {});
       // Normally finishJob has released it; this covers a failure to record the end.
       await releaseLease(kv, holder).catch(() => {});
+    } finally {
+      run?.close();
       if (this.#running === running) this.#running = null;
+    }
+  }
+
+  /**
+   * Stores the model. A resumed run may find its model already stored (the
+   * instance died after saving it, before recording the end): training is
+   * deterministic, so that stored file is this very model.
+   */
+  async #store(kv: Deno.Kv, model: Model): Promise<void> {
+    try {
+      await saveModel(kv, model);
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+      await loadModel(kv, model.id);
+      this.#log.info(
+        `model ${model.id} was already stored by an earlier run of this job`,
+      );
     }
   }
 
@@ -493,6 +824,23 @@ function progressOf(
     etaMs: Math.round(p.etaMs),
     curve: [...curve],
   };
+}
+
+/** Waits for `promise` (if any), but no longer than `ms`. */
+async function waitAtMost(
+  promise: Promise<unknown> | null,
+  ms: number,
+): Promise<void> {
+  if (!promise) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      promise,
+      new Promise((resolve) => timer = setTimeout(resolve, ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function pct(x: number): string {

