@@ -391,7 +391,17 @@ export async function main(args: string[]): Promise<number> {
   for (const r of results) {
     log(`${r.name.padEnd(16)} ${pct(r.accuracy).padStart(6)}  (${r.count})`);
   }
-  for (const r of results) log("\n" + formatResult(r));
+  for (const [k, r] of results.entries()) {
+    const twin = results.slice(0, k).find((q) =>
+      JSON.stringify(q.confusion) === JSON.stringify(r.confusion)
+    );
+    log(
+      "\n" + (twin
+        ? bold(`${r.name}: ${pct(r.accuracy)} of ${r.count}`) +
+          ` — the same confusion matrix as ${twin.name}`
+        : formatResult(r)),
+    );
+  }
   return 0;
 }
 

@@ -52,6 +52,15 @@ export const DEFAULT_BOX = 19;
 export const MNIST_CENTER = 14.5;
 /** Ink below this level counts as background (noise, faint anti-aliasing). */
 export const DEFAULT_INK_THRESHOLD = 0.1;
+/**
+ * The stroke thicknesses (px in the 28×28 image) {@link preprocessToMnist}
+ * leaves alone; thinner or thicker strokes are moved to the nearer end. 82 %
+ * of MNIST's test digits lie inside (median 2.25 px at the 19-px box); pen
+ * strokes did best at 1.75–2.25 px and lost 1.7 points at 3 px.
+ */
+export const DEFAULT_THICKNESS_RANGE: readonly [number, number] = [1.75, 2.75];
+/** How much finer than the final image stroke thickness is adjusted. */
+const WORK_SUPERSAMPLE = 4;
 
 /** How {@link rgbaToInk} decides which colour is ink. */
 export type Polarity = "auto" | "dark-on-light" | "light-on-dark";
@@ -351,6 +360,12 @@ export interface MnistOptions {
   center?: number;
   /** Scale the result so its strongest pixel is 1, as in MNIST (default true). */
   normalize?: boolean;
+  /**
+   * [min, max] stroke thickness in output pixels: strokes outside are
+   * thickened or thinned to the nearer end (default
+   * {@link DEFAULT_THICKNESS_RANGE}); null leaves strokes as they are.
+   */
+  thicknessRange?: readonly [number, number] | null;
 }
 
 /**
@@ -360,6 +375,15 @@ export interface MnistOptions {
  * with its centre of mass at continuous (14.5, 14.5), the strongest pixel
  * scaled to 1. Returns null when there is no ink at or above the threshold,
  * so callers can refuse to predict on a blank image.
+ *
+ * Stroke thickness: the ink is measured at 4× the final resolution; when the
+ * strokes would come out thinner or thicker than `thicknessRange` (a fine pen
+ * on a large photo, a marker on a small digit), they are grown or shrunk
+ * there by a distance transform to the nearer end of the range before the
+ * final shrink. Measured with 5 MLPs on pen digits drawn on a 280-px canvas
+ * and sent as images: a 30-px pen on small digits 70.5 % → 81.7 %, an 18-px
+ * pen 85.2 % → 86.1 %, a 6-px pen on large digits 84.5 % → 87.8 %; the MNIST
+ * test digits 95.22 % → 95.06 %.
  *
  * @returns 784 values, row-major, 0 = background … 1 = ink; or null
  *
@@ -380,6 +404,7 @@ export function preprocessToMnist(
     box = DEFAULT_BOX,
     center = MNIST_CENTER,
     normalize = true,
+    thicknessRange = DEFAULT_THICKNESS_RANGE,
   }: MnistOptions = {},
 ): Float32Array | null {
   checkSize(image.width, image.height, "preprocess the image");
@@ -390,9 +415,33 @@ export function preprocessToMnist(
       } values: got ${image.data.length}`,
     );
   }
+  if (
+    thicknessRange &&
+    !(thicknessRange[0] > 0 && thicknessRange[0] <= thicknessRange[1] &&
+      thicknessRange[1] < box)
+  ) {
+    throw new RangeError(
+      `Cannot preprocess the image as the thickness range must be 0 < min ≤ max < ${box}: got [${thicknessRange}]`,
+    );
+  }
   const bounds = inkBounds(image, threshold);
   const com = centerOfMass(image, threshold);
   if (!bounds || !com) return null;
+  if (thicknessRange) {
+    const adjusted = adjustThickness(image, bounds, thicknessRange, {
+      box,
+      threshold,
+    });
+    if (adjusted) {
+      return preprocessToMnist(adjusted, {
+        threshold,
+        box,
+        center,
+        normalize,
+        thicknessRange: null,
+      });
+    }
+  }
   const scale = box /
     Math.max(bounds.x1 - bounds.x0, bounds.y1 - bounds.y0);
   const placement = {
@@ -442,6 +491,122 @@ export function imageToMnist(
 ): Float32Array | null {
   const { polarity, ...mnist } = options;
   return preprocessToMnist(rgbaToInk(rgba, width, height, { polarity }), mnist);
+}
+
+/**
+ * The ink redrawn 4× finer than the final image with its strokes moved into
+ * `range` (final px), or null when they are in range already.
+ *
+ * With E the longer side of the ink and t the stroke thickness (both in
+ * working px, E = 4 · box), the centre lines span C = E − t. Strokes of
+ * thickness t' make the ink span C + t', which the final step scales to `box`;
+ * so the final thickness is box · t' / (C + t'), and reaching the target T
+ * needs t' = T · C / (box − T). The ink is binarised at ½; growing by
+ * ρ = (t' − t) / 2 gives a pixel whose centre is d from the nearest ink pixel
+ * centre the coverage clamp(ρ + 1 − d) (the binary edge lies ½ beyond that
+ * centre); shrinking gives an ink pixel d from the nearest background pixel
+ * clamp(d − ρ). d comes from an exact Euclidean distance transform.
+ */
+function adjustThickness(
+  image: GrayImage,
+  bounds: InkBounds,
+  range: readonly [number, number],
+  { box, threshold }: { box: number; threshold: number },
+): GrayImage | null {
+  const extent = Math.max(bounds.x1 - bounds.x0, bounds.y1 - bounds.y0);
+  const k = box * WORK_SUPERSAMPLE / extent;
+  // Room for strokes to grow by up to the largest allowed thickness.
+  const margin = Math.ceil(2 * range[1] * WORK_SUPERSAMPLE) + 2;
+  const width = Math.ceil((bounds.x1 - bounds.x0) * k) + 2 * margin;
+  const height = Math.ceil((bounds.y1 - bounds.y0) * k) + 2 * margin;
+  const work = resample(image, width, height, {
+    scale: k,
+    offsetX: margin - k * bounds.x0,
+    offsetY: margin - k * bounds.y0,
+  }, threshold);
+  const t = strokeThickness(work);
+  const e = box * WORK_SUPERSAMPLE;
+  const now = t * box / e;
+  const centerLines = e - t;
+  if (now >= range[0] && now <= range[1]) return null;
+  // A blob (strokes as thick as the digit): nothing sensible to thin.
+  if (centerLines <= t) return null;
+  const target = now < range[0] ? range[0] : range[1];
+  const rho = (target * centerLines / (box - target) - t) / 2;
+  const n = width * height;
+  const seed = new Uint8Array(n);
+  // Grow: distances to ink. Shrink: distances to background.
+  for (let i = 0; i < n; i++) {
+    seed[i] = (work.data[i] >= 0.5) === rho > 0 ? 1 : 0;
+  }
+  const d2 = squaredDistances(seed, width, height);
+  const data = work.data;
+  for (let i = 0; i < n; i++) {
+    const d = Math.sqrt(d2[i]);
+    if (rho > 0) {
+      const c = rho + 1 - d;
+      if (c > data[i]) data[i] = c >= 1 ? 1 : c;
+    } else {
+      const c = d + rho;
+      if (c < data[i]) data[i] = c <= 0 ? 0 : c;
+    }
+  }
+  return work;
+}
+
+/**
+ * The exact squared Euclidean distance from every pixel centre to the
+ * nearest pixel where `seed` is 1 (∞-ish 1e20 when there is none), by two
+ * passes of the lower envelope of parabolas (Felzenszwalb & Huttenlocher,
+ * "Distance Transforms of Sampled Functions", 2012).
+ */
+function squaredDistances(
+  seed: Uint8Array,
+  width: number,
+  height: number,
+): Float64Array {
+  const INF = 1e20;
+  const d = new Float64Array(width * height);
+  for (let i = 0; i < d.length; i++) d[i] = seed[i] ? 0 : INF;
+  const length = Math.max(width, height);
+  const f = new Float64Array(length), out = new Float64Array(length);
+  const v = new Int32Array(length), z = new Float64Array(length + 1);
+  const envelope = (n: number) => {
+    let k = 0;
+    v[0] = 0;
+    z[0] = -INF;
+    z[1] = INF;
+    for (let q = 1; q < n; q++) {
+      // Where parabola q overtakes the rightmost kept one; drop those it
+      // hides (z[0] = −∞ stops the loop at k = 0).
+      let s = (f[q] + q * q - (f[v[k]] + v[k] * v[k])) / (2 * (q - v[k]));
+      while (s <= z[k]) {
+        k--;
+        s = (f[q] + q * q - (f[v[k]] + v[k] * v[k])) / (2 * (q - v[k]));
+      }
+      k++;
+      v[k] = q;
+      z[k] = s;
+      z[k + 1] = INF;
+    }
+    k = 0;
+    for (let q = 0; q < n; q++) {
+      while (z[k + 1] < q) k++;
+      const p = v[k];
+      out[q] = (q - p) * (q - p) + f[p];
+    }
+  };
+  for (let x = 0; x < width; x++) {
+    for (let y = 0; y < height; y++) f[y] = d[y * width + x];
+    envelope(height);
+    for (let y = 0; y < height; y++) d[y * width + x] = out[y];
+  }
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) f[x] = d[y * width + x];
+    envelope(width);
+    for (let x = 0; x < width; x++) d[y * width + x] = out[x];
+  }
+  return d;
 }
 
 /** Sparse interpolation weights of one output pixel along one axis. */

@@ -96,7 +96,8 @@ export function rasterizeStrokes(
 }
 
 /** Options of {@link strokesToMnist}. */
-export interface StrokesToMnistOptions extends MnistOptions {
+export interface StrokesToMnistOptions
+  extends Omit<MnistOptions, "thicknessRange"> {
   /** Final stroke thickness in the 28×28 image, px (default {@link DEFAULT_THICKNESS}). */
   thickness?: number;
   /** Draw this many times finer than the final image, then area-average (default 4). */
@@ -168,7 +169,8 @@ export function strokesToMnist(
     ])
   );
   const image = rasterizeStrokes(scaled, { width, height, penWidth });
-  return preprocessToMnist(image, mnist);
+  // Drawn at exactly `thickness` already: no thickness adjustment.
+  return preprocessToMnist(image, { ...mnist, thicknessRange: null });
 }
 
 /** Throws a TypeError naming the first point that is not two finite numbers. */

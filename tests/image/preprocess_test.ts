@@ -16,6 +16,7 @@ import {
   rgbaToInk,
   strokeThickness,
 } from "../../src/image/preprocess.ts";
+import { rasterizeStrokes } from "../../src/image/strokes.ts";
 
 /** An RGBA image from a function of (x, y) returning [r, g, b, a]. */
 function rgbaOf(
@@ -293,4 +294,56 @@ Deno.test("imageToMnist() is rgbaToInk() then preprocessToMnist()", () => {
     preprocessToMnist(rgbaToInk(rgba, 40, 40)),
   );
   assertEquals(imageToMnist(new Uint8Array(4 * 9).fill(255), 3, 3), null);
+});
+
+// ---------------------------------------------------------------------------
+// Stroke thickness normalisation
+
+/** An upright ellipse ("0") drawn with a round pen on a `size` canvas. */
+function ring(size: number, penWidth: number): GrayImage {
+  const n = 96;
+  const stroke = Array.from({ length: n + 1 }, (_, k): [number, number] => [
+    size / 2 + 0.3 * size * Math.cos((2 * Math.PI * k) / n),
+    size / 2 + 0.4 * size * Math.sin((2 * Math.PI * k) / n),
+  ]);
+  return rasterizeStrokes([stroke], { width: size, height: size, penWidth });
+}
+
+Deno.test("preprocessToMnist() thickens strokes that would come out too thin", () => {
+  // A 3-px pen on a 400-px digit: 0.17 px after scaling, raised to 1.75.
+  const image = ring(400, 3);
+  const plain = preprocessToMnist(image, { thicknessRange: null })!;
+  assert(strokeThickness(image28(plain)) < 1, "thin without adjustment");
+  const pixels = preprocessToMnist(image)!;
+  assertAlmostEquals(strokeThickness(image28(pixels)), 1.75, 0.3);
+  const b = inkBounds(image28(pixels), 0.5)!;
+  assertAlmostEquals(b.y1 - b.y0, DEFAULT_BOX, 1);
+});
+
+Deno.test("preprocessToMnist() thins strokes that would come out too thick", () => {
+  // A 30-px pen on a 100-px canvas: about 4.5 px, lowered to 2.75.
+  const pixels = preprocessToMnist(ring(100, 30), {
+    thicknessRange: [1.75, 2.75],
+  })!;
+  assertAlmostEquals(strokeThickness(image28(pixels)), 2.75, 0.35);
+  const c = centerOfMass(image28(pixels))!;
+  assertAlmostEquals(c.x, MNIST_CENTER, 0.02);
+});
+
+Deno.test("preprocessToMnist() leaves strokes inside the thickness range alone", () => {
+  const image = ring(300, 30);
+  assertEquals(
+    preprocessToMnist(image),
+    preprocessToMnist(image, { thicknessRange: null }),
+  );
+});
+
+Deno.test("preprocessToMnist() rejects an empty or reversed thickness range", () => {
+  for (const range of [[0, 2], [3, 2], [1, 25]] as [number, number][]) {
+    assertThrows(
+      () => preprocessToMnist(ring(50, 5), { thicknessRange: range }),
+      RangeError,
+      `the thickness range must be 0 < min ≤ max < 19: got [${range}]`,
+    );
+  }
 });
