@@ -16,11 +16,12 @@
  *
  * {@link strokesToMnist} normalises size *before* drawing: the digit's
  * bounding box is scaled so that, drawn with a pen of the chosen final
- * thickness, its ink spans the MNIST box (19 px), on a raster `supersample` times finer than
- * MNIST's; then {@link preprocessToMnist} shrinks that by area averaging and
- * centres the mass. The stroke ends up the same thickness in the 28×28 image
- * however small or large the digit was drawn (a fixed canvas pen scaled with
- * the digit made small digits' strokes ~5 px thick and cost ~20 points).
+ * thickness, its ink spans the MNIST box (19 px), on a raster `supersample`
+ * times finer than MNIST's; then {@link preprocessToMnist} shrinks that by
+ * area averaging and centres the mass. The stroke ends up the same thickness
+ * in the 28×28 image however small or large the digit was drawn. (Drawn with
+ * a fixed 30-px canvas pen instead, small digits came out 4.5 px thick and
+ * the pen-drawn accuracy fell from 87.7 % to 70.5 %.)
  *
  * @module
  */
