@@ -1,7 +1,8 @@
 /**
  * Trains a preset and measures it: accuracy on the held-out MNIST test split
  * (or, with --val, on 1,000 digits carved out of the training split), on
- * real pen-drawn digits (pendigits-dev, never trained on), wall and CPU time
+ * real pen-drawn digits (pendigits-dev, never trained on; through the page's
+ * stroke path, and drawn small on the canvas then uploaded as an image), wall and CPU time
  * of training, and prediction time per image.
  *
  * Usage:
@@ -113,6 +114,11 @@ try {
     pen[mode] = evaluate(network, penDigitsToDataset(digits, { mode }))
       .accuracy;
   }
+  // What the server sees when the canvas is uploaded as a picture.
+  pen.inBoxImage = evaluate(
+    network,
+    penDigitsToDataset(digits, { mode: "inBox", render: "image" }),
+  ).accuracy;
 } catch (error) {
   if (!(error instanceof Deno.errors.NotFound)) throw error;
   console.error(`No pen-drawn digits at ${PEN_FILE.pathname}: skipped`);

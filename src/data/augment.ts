@@ -66,13 +66,18 @@ export interface AugmentOptions {
   height?: number;
 }
 
-/** The settings used when a field of {@link AugmentOptions} is left out. */
+/**
+ * The settings used when a field of {@link AugmentOptions} is left out: mild,
+ * as the MNIST recipe already normalises size and position. Stronger
+ * rotation and shear (±12°, 0.25) raised MNIST accuracy but lowered it on
+ * pen-drawn digits (flagged 1s read as 7s); see the README.
+ */
 export const DEFAULT_AUGMENT: Required<AugmentOptions> = {
   shift: 2,
-  rotate: 12,
-  scale: 0.12,
-  aspect: 0.15,
-  shear: 0.25,
+  rotate: 8,
+  scale: 0.1,
+  aspect: 0.1,
+  shear: 0.1,
   elastic: 0,
   elasticGrid: 3,
   thicken: 0.3,
