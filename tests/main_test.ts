@@ -560,3 +560,34 @@ Deno.test("the page references its assets by content hash; hashed assets are imm
     await r.body?.cancel();
   }
 });
+
+Deno.test("deno serve --parallel on a new, empty KV file: the shipped model is stored once and every worker serves it", async () => {
+  const shipped = JSON.parse(
+    await Deno.readTextFile(join(ROOT, "static/models/default.json")),
+  );
+  await using store = await tempKvPath();
+  const port = freePort();
+  await using server = spawn(
+    ["serve", "-A", "--parallel", "--port", String(port), "main.ts"],
+    { KV_PATH: store.path, DENO_JOBS: "2" },
+    port,
+  );
+  assertEquals((await waitForPrediction(port)).model?.id, shipped.id);
+  for (let i = 0; i < 10; i++) {
+    assertEquals((await predict(port)).body.model?.id, shipped.id);
+  }
+  server.child.kill("SIGKILL");
+  await server.child.status;
+  const log = await server.output();
+  assert(!/error|Uncaught/i.test(log), log);
+  const { listModels, getActivePointer } = await import(
+    "../src/store/models.ts"
+  );
+  const kv = await openKv(store.path);
+  try {
+    assertEquals((await getActivePointer(kv))?.id, shipped.id);
+    assertEquals((await listModels(kv)).map((m) => m.info.id), [shipped.id]);
+  } finally {
+    kv.close();
+  }
+});

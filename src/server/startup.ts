@@ -99,6 +99,31 @@ export async function seedBundledModel(
   bundled: BundledModel,
   { models, log }: { models: ModelService; log: Log },
 ): Promise<boolean> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await seedOnce(kv, bundled, { models, log });
+    } catch (e) {
+      // Several processes opening one new SQLite file at once (`deno serve
+      // --parallel`) can find it locked; a hosted KV does not do that.
+      if (/database is locked/i.test(String(e)) && attempt < 5) {
+        await new Promise((r) => setTimeout(r, 50 * attempt));
+        continue;
+      }
+      log.warn(
+        `Cannot store the shipped model in KV, serving it from the file: ${
+          (e as Error).message
+        }`,
+      );
+      return false;
+    }
+  }
+}
+
+async function seedOnce(
+  kv: Deno.Kv,
+  bundled: BundledModel,
+  { models, log }: { models: ModelService; log: Log },
+): Promise<boolean> {
   if (await getActivePointer(kv)) return false;
   const { id } = bundled.model;
   if (!(await getModelMeta(kv, id))) {
