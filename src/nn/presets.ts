@@ -114,7 +114,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = Object.freeze({
     optimizer: { kind: "adam" },
     learningRate: 0.001,
     schedule: "cosine",
-    epochs: 10,
+    epochs: 14,
     batchSize: 32,
     augment: HANDWRITING,
     writingStyles: STYLES,
