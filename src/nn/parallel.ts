@@ -59,7 +59,8 @@ export interface ParallelTrainerOptions extends TrainerOptions {
   workers?: number;
   /**
    * "auto" (default): Web Workers when the runtime has them and
-   * SharedArrayBuffer, else the single-thread path; "single-thread": always
+   * SharedArrayBuffer, else (or when they fail to start, see
+   * {@link ParallelTrainer.workerError}) the single-thread path; "single-thread": always
    * compute the W shards in this thread (same results, for tests and pages
    * without cross-origin isolation).
    */
@@ -520,6 +521,51 @@ function canSleepHere(): boolean {
   }
 }
 
+/** How long a worker may take to load its modules and report ready. */
+const WORKER_START_MS = 60_000;
+
+/**
+ * Starts one worker per shard 1..W−1 (pushed onto `threads` as they are
+ * created) and resolves when all have built their shard; rejects on the
+ * first error or after {@link WORKER_START_MS}.
+ */
+async function startWorkers(
+  threads: Worker[],
+  workerUrl: string | URL | undefined,
+  init: WorkerInit,
+): Promise<void> {
+  const url = workerUrl ?? new URL("./parallel_worker.ts", import.meta.url);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new Error(`Workers did not start within ${WORKER_START_MS} ms`)),
+      WORKER_START_MS,
+    );
+  });
+  const ready = Array.from({ length: init.layout.workers - 1 }, (_, k) => {
+    const index = k + 1;
+    const worker = new Worker(url, { type: "module" });
+    threads.push(worker);
+    return new Promise<void>((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent) => {
+        if (e.data?.ready === index) resolve();
+        else if (e.data?.error) reject(new Error(e.data.error));
+      };
+      worker.onerror = (e: ErrorEvent) => {
+        e.preventDefault();
+        reject(new Error(`Cannot start worker ${index}: ${e.message}`));
+      };
+      worker.postMessage({ ...init, index });
+    });
+  });
+  try {
+    await Promise.race([Promise.all(ready), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Trains like {@link Trainer} (same options, state and per-batch results)
  * with each batch split over W threads; see the module comment.
@@ -560,6 +606,8 @@ export class ParallelTrainer {
   readonly workers: number;
   /** True when the shards run on Web Workers, false on the single-thread path. */
   readonly parallel: boolean;
+  /** Why the workers could not start, when they were wanted but the single-thread path runs. */
+  workerError?: Error;
   /** The current epoch, 0-based; equals `options.epochs` when done. */
   epoch = 0;
   /** The next batch within the epoch. */
@@ -651,41 +699,26 @@ export class ParallelTrainer {
       new Shard(network, 0, buffers, layout, shardOptions, true),
     ];
     const threads: Worker[] = [];
+    let workerError: Error | undefined;
     if (useWorkers) {
-      const url = options.workerUrl ??
-        new URL("./parallel_worker.ts", import.meta.url);
       try {
-        await Promise.all(
-          Array.from({ length: workers - 1 }, (_, k) => {
-            const worker = new Worker(url, { type: "module" });
-            threads.push(worker);
-            const init: WorkerInit = {
-              buffers,
-              layout,
-              index: k + 1,
-              architecture: network.architecture,
-              cost: options.cost,
-              optimizer: options.optimizer,
-              hasDropout,
-            };
-            return new Promise<void>((resolve, reject) => {
-              worker.onmessage = (e: MessageEvent) => {
-                if (e.data?.ready === k + 1) resolve();
-                else if (e.data?.error) reject(new Error(e.data.error));
-              };
-              worker.onerror = (e: ErrorEvent) => {
-                e.preventDefault();
-                reject(new Error(`Cannot start worker ${k + 1}: ${e.message}`));
-              };
-              worker.postMessage(init);
-            });
-          }),
-        );
+        await startWorkers(threads, options.workerUrl, {
+          buffers,
+          layout,
+          index: 0,
+          architecture: network.architecture,
+          cost: options.cost,
+          optimizer: options.optimizer,
+          hasDropout,
+        });
       } catch (error) {
+        // Same results without them: fall back to the single-thread path.
         for (const worker of threads) worker.terminate();
-        throw error;
+        threads.length = 0;
+        workerError = error instanceof Error ? error : new Error(String(error));
       }
-    } else {
+    }
+    if (threads.length === 0) {
       for (let t = 1; t < workers; t++) {
         const random = hasDropout ? createRandom(0) : undefined;
         shards.push(
@@ -703,7 +736,7 @@ export class ParallelTrainer {
         );
       }
     }
-    return new ParallelTrainer(
+    const trainer = new ParallelTrainer(
       network,
       data,
       options,
@@ -712,6 +745,8 @@ export class ParallelTrainer {
       buffers,
       layout,
     );
+    trainer.workerError = workerError;
+    return trainer;
   }
 
   /** True once every epoch has been trained. */

@@ -157,6 +157,21 @@ Deno.test("ParallelTrainer on 2 workers trains to nearly the same weights as Tra
   assertNotEquals(a, b.map((v) => v + 1)); // (the comparison above can fail)
 });
 
+Deno.test("ParallelTrainer falls back to the single-thread path, with the same results, when its workers cannot start", async () => {
+  const s = setup(4);
+  const trainer = await ParallelTrainer.create(s.network, data, {
+    ...s.options,
+    workers: 2,
+    // A worker that reports a failure instead of building its shard.
+    workerUrl: 'data:text/javascript,postMessage({ error: "no worker here" })',
+  });
+  assert(!trainer.parallel);
+  assertEquals(trainer.workerError?.message, "no worker here");
+  trainAll(trainer);
+  const single = await parallelRun(4, { workers: 2, mode: "single-thread" });
+  assertEquals(s.network.params, single.network.params);
+});
+
 Deno.test("ParallelTrainer is deterministic for a seed and worker count, 3 workers, batches smaller than 3 and dropout", async () => {
   const layers: LayerSpec[] = [
     { type: "dense", units: 9, activation: "relu" },
