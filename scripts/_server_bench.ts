@@ -1,7 +1,7 @@
 /**
- * Shared pieces of the server measurements (scripts/cold_start.ts,
- * scripts/load.ts): a KV file holding a model, spawning `main.ts`, waiting
- * for it, and small statistics. Loopback only.
+ * Shared pieces of the server measurements (scripts/cold_start.ts): a KV
+ * file holding a model, spawning `main.ts`, waiting for it, and small
+ * statistics. Loopback only.
  *
  * @module
  */
