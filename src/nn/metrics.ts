@@ -38,7 +38,7 @@ export function argmax(
 export function evaluate(
   network: Network,
   data: Dataset,
-  batchSize = 500,
+  batchSize = 100, // small batches keep a CNN's per-batch buffers (≈ 16 MB per conv layer) small
 ): Evaluation {
   const size = imageSize(data);
   const classes = network.outputSize;
