@@ -12,7 +12,7 @@
  * σ' is computed from a (sigmoid) or z (relu), both kept by the layer.
  *
  * e^x is {@link exp}, a table-driven exponential within 2 ulp of `Math.exp`
- * and 2.3× faster in V8 (bench/kernels_bench.ts): sigmoid is ~7% of an
+ * and 2.3× faster in V8 (tests/bench/kernels_bench.ts): sigmoid is ~7% of an
  * epoch of the notebook's network otherwise. {@link activateReference} uses
  * `Math.exp` and is what tests compare against.
  *

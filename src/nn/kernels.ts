@@ -22,8 +22,8 @@
  * Every kernel has a plain reference version (`…Reference`) that reads like
  * the formula; tests check that the fast ones agree with it. The fast ones
  * come in two kinds, chosen by how many inputs are zero; each choice below
- * was measured against the alternatives in bench/kernels_bench.ts and
- * bench/ablation.ts (numbers in the README):
+ * was measured against the alternatives in tests/bench/kernels_bench.ts and
+ * tests/bench/ablation.ts (numbers in the README):
  *
  * - Sparse (`…Sparse`): about 81% of MNIST pixels are 0, and a 0 adds nothing
  *   to x · w or xᵀ · dz. {@link indexNonZeros} lists each row's non-zero
@@ -44,7 +44,7 @@
  *
  * The kernels allocate nothing except row views of a matrix the first time
  * they see it (cached per array) and the sparse index while it grows, so the
- * training loop runs allocation-free (checked by bench/allocation.ts).
+ * training loop runs allocation-free (checked by tests/bench/allocation.ts).
  *
  * @module
  */
@@ -75,7 +75,7 @@ export interface SparseInput {
 
 /**
  * Above this fraction of non-zero inputs the tiled kernels are used. Measured
- * crossover (bench/kernels_bench.ts, 32 × 256 inputs): ~50% non-zero for 10
+ * crossover (tests/bench/kernels_bench.ts, 32 × 256 inputs): ~50% non-zero for 10
  * outputs, ~70% for 64; 0.5 is safe for both, and ReLU layers (about half
  * zeros) land on either side at little cost.
  */

@@ -5,7 +5,7 @@
  * interleaved; the table shows median (min–max) wall ms and the speed-up of
  * each worker count over 1 worker.
  *
- * Usage: deno run --allow-read --allow-env --allow-sys bench/scaling.ts
+ * Usage: deno run --allow-read --allow-env --allow-sys tests/bench/scaling.ts
  *          [--runs 3] [--widths 128,256,512] [--workers 1,2] [--batches 32]
  *
  * @module
@@ -13,10 +13,10 @@
 
 import process from "node:process";
 import { parseArgs } from "@std/cli";
-import { loadMnistSplit } from "../src/data/mnist_package.ts";
-import { createNetwork } from "../src/nn/network.ts";
-import { ParallelTrainer } from "../src/nn/parallel.ts";
-import { createRandom } from "../src/nn/random.ts";
+import { loadMnistSplit } from "../../src/data/mnist_package.ts";
+import { createNetwork } from "../../src/nn/network.ts";
+import { ParallelTrainer } from "../../src/nn/parallel.ts";
+import { createRandom } from "../../src/nn/random.ts";
 
 const args = parseArgs(Deno.args, {
   string: ["runs", "widths", "workers", "batches"],

@@ -5,20 +5,20 @@
  * `--runs` times each; the table shows median (min–max) wall and CPU time and
  * the speed-up over the previous row.
  *
- * Usage: deno run --allow-read --allow-env bench/ablation.ts [--runs 5] [--workers 2]
+ * Usage: deno run --allow-read --allow-env tests/bench/ablation.ts [--runs 5] [--workers 2]
  *
  * @module
  */
 
 import process from "node:process";
 import { parseArgs } from "@std/cli";
-import { loadMnistSplit } from "../src/data/mnist_package.ts";
-import { DenseLayer } from "../src/nn/dense.ts";
-import type { LayerSpec } from "../src/nn/layer.ts";
-import { createNetwork, registerLayer } from "../src/nn/network.ts";
-import { ParallelTrainer } from "../src/nn/parallel.ts";
-import { createRandom } from "../src/nn/random.ts";
-import { Trainer } from "../src/nn/trainer.ts";
+import { loadMnistSplit } from "../../src/data/mnist_package.ts";
+import { DenseLayer } from "../../src/nn/dense.ts";
+import type { LayerSpec } from "../../src/nn/layer.ts";
+import { createNetwork, registerLayer } from "../../src/nn/network.ts";
+import { ParallelTrainer } from "../../src/nn/parallel.ts";
+import { createRandom } from "../../src/nn/random.ts";
+import { Trainer } from "../../src/nn/trainer.ts";
 import { AblationDenseLayer, type AblationOptions } from "./_ablation_dense.ts";
 
 const args = parseArgs(Deno.args, {

@@ -4,8 +4,8 @@
  * the process itself (Linux only).
  *
  * Usage:
- *   deno run -A bench/memory.ts train [-- train flags]
- *   deno run -A bench/memory.ts server [--idle 5]
+ *   deno run -A tests/bench/memory.ts train [-- train flags]
+ *   deno run -A tests/bench/memory.ts server [--idle 5]
  *
  * (-A because Deno reads /proc/<pid>/status only with all permissions.)
  *
@@ -26,7 +26,7 @@ const args = parseArgs(Deno.args, {
   "--": true,
 });
 const mode = String(args._[0] ?? "train");
-const root = new URL("../", import.meta.url);
+const root = new URL("../../", import.meta.url);
 
 function status(pid: number): { rss: number; hwm: number } | undefined {
   try {

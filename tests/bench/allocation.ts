@@ -4,7 +4,7 @@
  * (a scavenge runs every few MB allocated, so 0 GCs over 250 steps means
  * less than a few KB per step, i.e. nothing per batch beyond noise).
  *
- * Usage: deno run --allow-read --allow-env --v8-flags=--trace-gc bench/allocation.ts [trainer|parallel] [epochs]
+ * Usage: deno run --allow-read --allow-env --v8-flags=--trace-gc tests/bench/allocation.ts [trainer|parallel] [epochs]
  *
  * Worker isolates count time from their own start: to check them, compare the
  * number of their GC lines for 2 and for 6 epochs (equal = no per-step garbage).
@@ -16,11 +16,11 @@
  * @module
  */
 
-import { loadMnistSplit } from "../src/data/mnist_package.ts";
-import { createNetwork } from "../src/nn/network.ts";
-import { ParallelTrainer } from "../src/nn/parallel.ts";
-import { createRandom } from "../src/nn/random.ts";
-import { Trainer } from "../src/nn/trainer.ts";
+import { loadMnistSplit } from "../../src/data/mnist_package.ts";
+import { createNetwork } from "../../src/nn/network.ts";
+import { ParallelTrainer } from "../../src/nn/parallel.ts";
+import { createRandom } from "../../src/nn/random.ts";
+import { Trainer } from "../../src/nn/trainer.ts";
 
 const which = Deno.args[0] ?? "trainer";
 const { train } = loadMnistSplit();

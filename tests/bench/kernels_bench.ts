@@ -1,9 +1,9 @@
 /**
  * `deno bench` for the dense-layer kernels on the notebook's shapes, each
- * fast kernel next to its reference, the seed version (bench/_seed_kernels.ts,
- * the kernels before issue 5) and the variants that lost (bench/_variants.ts).
+ * fast kernel next to its reference, the seed version (tests/bench/_seed_kernels.ts,
+ * the kernels before issue 5) and the variants that lost (tests/bench/_variants.ts).
  *
- * Usage: deno bench --allow-read --allow-env bench/kernels_bench.ts
+ * Usage: deno bench --allow-read --allow-env tests/bench/kernels_bench.ts
  *
  * The data is a real batch of 32 MNIST digits (19% of pixels non-zero) and,
  * for the hidden layers, sigmoid activations of it (never 0).
@@ -11,8 +11,8 @@
  * @module
  */
 
-import { loadMnistSplit } from "../src/data/mnist_package.ts";
-import { activate, activateReference } from "../src/nn/activation.ts";
+import { loadMnistSplit } from "../../src/data/mnist_package.ts";
+import { activate, activateReference } from "../../src/nn/activation.ts";
 import {
   createSparseInput,
   denseBackwardInputReference,
@@ -26,9 +26,9 @@ import {
   indexColumns,
   indexNonZeros,
   rowViews,
-} from "../src/nn/kernels.ts";
-import { createNetwork } from "../src/nn/network.ts";
-import { createRandom, type Random } from "../src/nn/random.ts";
+} from "../../src/nn/kernels.ts";
+import { createNetwork } from "../../src/nn/network.ts";
+import { createRandom, type Random } from "../../src/nn/random.ts";
 import * as seed from "./_seed_kernels.ts";
 import {
   denseBackwardParamsByRow,

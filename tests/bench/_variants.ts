@@ -1,12 +1,12 @@
 /**
  * Kernel variants that lost to the ones in src/nn/kernels.ts, kept so that
- * bench/kernels_bench.ts can show by how much (each is measured next to the
+ * tests/bench/kernels_bench.ts can show by how much (each is measured next to the
  * winner on the same data).
  *
  * @module
  */
 
-import type { SparseInput } from "../src/nn/kernels.ts";
+import type { SparseInput } from "../../src/nn/kernels.ts";
 
 /** denseForwardSparse with offset arithmetic into w instead of per-row views. */
 export function denseForwardSparseOffsets(

@@ -1,6 +1,6 @@
 /**
  * A dense layer whose kernels and exponential can be switched, so that
- * bench/ablation.ts can time an epoch with each optimisation added in turn.
+ * tests/bench/ablation.ts can time an epoch with each optimisation added in turn.
  * Same math as src/nn/dense.ts.
  *
  * @module
@@ -11,7 +11,7 @@ import {
   activateReference,
   type Activation,
   activationBackward,
-} from "../src/nn/activation.ts";
+} from "../../src/nn/activation.ts";
 import {
   createSparseInput,
   denseBackwardInputTiled,
@@ -21,13 +21,13 @@ import {
   denseForwardTiled,
   indexColumns,
   indexNonZeros,
-} from "../src/nn/kernels.ts";
+} from "../../src/nn/kernels.ts";
 import {
   ensureCapacity,
   type Layer,
   type LayerSpec,
   shapeSize,
-} from "../src/nn/layer.ts";
+} from "../../src/nn/layer.ts";
 import * as seed from "./_seed_kernels.ts";
 
 /** Which optimisations the layer uses. */

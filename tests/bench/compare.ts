@@ -6,7 +6,7 @@
  *
  * Usage:
  *   deno task bench                                  # kernels (deno bench), then this
- *   deno run --allow-read --allow-env --allow-sys bench/compare.ts [--runs 5] [--hidden 128]
+ *   deno run --allow-read --allow-env --allow-sys tests/bench/compare.ts [--runs 5] [--hidden 128]
  *       [--workers 2] [--no-tf-cpu] [--json]
  *
  * Each implementation trains `--runs` fresh networks (runs interleaved, so
@@ -26,13 +26,13 @@ import process from "node:process";
 import { parseArgs } from "@std/cli";
 import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import { loadMnistSplit } from "../src/data/mnist_package.ts";
-import type { Dataset } from "../src/nn/dataset.ts";
-import { predictProbabilities } from "../src/nn/metrics.ts";
-import { createNetwork, type Network } from "../src/nn/network.ts";
-import { coreCount, ParallelTrainer } from "../src/nn/parallel.ts";
-import { createRandom } from "../src/nn/random.ts";
-import { Trainer } from "../src/nn/trainer.ts";
+import { loadMnistSplit } from "../../src/data/mnist_package.ts";
+import type { Dataset } from "../../src/nn/dataset.ts";
+import { predictProbabilities } from "../../src/nn/metrics.ts";
+import { createNetwork, type Network } from "../../src/nn/network.ts";
+import { coreCount, ParallelTrainer } from "../../src/nn/parallel.ts";
+import { createRandom } from "../../src/nn/random.ts";
+import { Trainer } from "../../src/nn/trainer.ts";
 
 const args = parseArgs(Deno.args, {
   string: ["runs", "hidden", "workers", "lr"],
@@ -42,7 +42,7 @@ const args = parseArgs(Deno.args, {
 });
 if (args.help) {
   console.log(
-    "Usage: bench/compare.ts [--runs 5] [--hidden 128] [--workers N] [--lr 2] [--no-tf-cpu] [--json]",
+    "Usage: tests/bench/compare.ts [--runs 5] [--hidden 128] [--workers N] [--lr 2] [--no-tf-cpu] [--json]",
   );
   Deno.exit(0);
 }
