@@ -1,6 +1,6 @@
 /**
  * Opening Deno KV. The location comes from `KV_PATH`: a file path, `:memory:`
- * or a KV Connect URL (`https://api.deno.com/databases/<id>/connect`, with
+ * or a KV Connect URL (`https://api.deno.com/v2/databases/<id>/connect`, with
  * `DENO_KV_ACCESS_TOKEN` set). Without it, a git-ignored file inside the
  * project, so `deno task train` and `deno task start` share the same store.
  *
