@@ -615,8 +615,10 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   console.log(
-    `ziffer fuzz: ${options.only ?? options.requests} ${
-      options.only !== undefined ? "(one case)" : "bad requests"
+    `ziffer fuzz: ${
+      options.only !== undefined
+        ? `case ${options.only} alone`
+        : `${options.requests} bad requests`
     }, seed ${options.seed}, concurrency ${options.concurrency}, at most ${
       options.timeLimitMs / 1000
     } s`,
