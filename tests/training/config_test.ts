@@ -218,7 +218,10 @@ Deno.test("validateTrainConfig() keeps every valid given field and treats undefi
     classic: false,
   };
   assertEquals(validateTrainConfig(given), given);
-  assertEquals(validateTrainConfig({ epochs: undefined }).epochs, 10);
+  assertEquals(
+    validateTrainConfig({ epochs: undefined }).epochs,
+    getPreset("default").epochs,
+  );
   assertEquals(validateTrainConfig({ arch: undefined }).arch, "default");
   // An undefined mlp-only field is absent, so a preset accepts it.
   assertEquals(
