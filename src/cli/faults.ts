@@ -122,23 +122,7 @@ export const FAULT_DEFAULTS: FaultOptions = {
  * Failures in code owned elsewhere, counted and printed apart rather than
  * hidden, so the rest of the run still gates: remove an entry once fixed.
  */
-export const KNOWN_FAULT_ISSUES: { note: string; pattern: RegExp }[] = [
-  {
-    note:
-      "train --resume after a kill between saving the model and dropping its checkpoint fails: the model id exists (src/cli/train.ts saves again instead of finishing)",
-    pattern: /Cannot store model \S+ as a model with that id exists/,
-  },
-  {
-    note:
-      "train --resume after a kill during the model save fails for 5 minutes: the dead save's id reservation (model_saving, SAVE_RESERVATION_MS in src/store/models.ts) blocks the same run's save (src/cli/train.ts)",
-    pattern: /Cannot store model \S+ as another save of it is in progress/,
-  },
-  {
-    note:
-      "a kill inside deleteCheckpoint (after its record is deleted, before all its chunks are) leaves the chunks behind, and nothing removes them (src/store/checkpoints.ts; removeOrphanChunks covers model chunks only)",
-    pattern: /checkpoint chunks without a record behind/,
-  },
-];
+export const KNOWN_FAULT_ISSUES: { note: string; pattern: RegExp }[] = [];
 
 /** Splits problems into unknown ones (failures) and known issues (their notes). */
 export function splitKnown(

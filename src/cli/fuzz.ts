@@ -134,14 +134,7 @@ export const FUZZ_DEFAULTS: FuzzOptions = {
 export const KNOWN_ISSUES: {
   note: string;
   matches: (c: FuzzCase, outcome: string) => boolean;
-}[] = [
-  {
-    note:
-      "GET /api/models/<unknown id>/file with If-None-Match answers 304 instead of 404 (src/server/model_routes.ts checks the ETag before the model exists)",
-    matches: (c, outcome) =>
-      outcome === "304" && c.label.includes("If-None-Match"),
-  },
-];
+}[] = [];
 
 /** Runs the fuzzer against a fresh server; never throws for a failed check (see `failures`). */
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {

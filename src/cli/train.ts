@@ -49,7 +49,9 @@ import {
 } from "../training/run.ts";
 import {
   activateModel,
+  ConflictError,
   deleteCheckpoint,
+  getModelMeta,
   loadCheckpoint,
   newModelId,
   openKv,
@@ -250,6 +252,32 @@ export function parseTrainArgs(args: string[]): TrainCommand {
 }
 
 /**
+ * Saves the model; when a killed earlier attempt of this same run left its id
+ * reserved ("another save of it is in progress"), waits for the reservation
+ * to expire (at most a minute) and tries again.
+ */
+async function saveWhenFree(
+  kv: Deno.Kv,
+  model: Parameters<typeof saveModel>[1],
+  log: (...args: unknown[]) => void,
+): Promise<void> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      await saveModel(kv, model);
+      return;
+    } catch (e) {
+      const busy = e instanceof ConflictError &&
+        e.message.includes("in progress");
+      if (!busy || attempt >= 60) throw e;
+      if (attempt === 0) {
+        log(`waiting for an interrupted save of ${model.id} to expire…`);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/**
  * `--seed -1` would read "-1" as a flag; join such values to their flag
  * (`--seed=-1`) so the value is validated and the message names it.
  */
@@ -336,6 +364,34 @@ async function train(
   let dataDir = command.data;
   let resume: RunCheckpoint | undefined;
   if (command.resume && kv) {
+    // Killed after its model was stored but before the checkpoint was removed:
+    // the run is done, only the last steps remain.
+    const stored = await getModelMeta(kv, command.resume);
+    if (stored) {
+      if (command.activate) await activateModel(kv, command.resume);
+      await deleteCheckpoint(kv, command.resume);
+      log(
+        `run ${command.resume} had finished: its model was already stored${
+          command.activate ? " (now active)" : ""
+        }`,
+      );
+      if (command.json) {
+        console.log(JSON.stringify({
+          modelId: command.resume,
+          testAccuracy: stored.info.metrics.testAccuracy,
+          testCount: stored.info.metrics.testCount,
+          trainMs: stored.info.metrics.trainMs,
+          saved: true,
+          config: stored.info.config,
+          epochs: stored.info.metrics.epochs,
+        }));
+      } else {
+        log(
+          green(bold(`test accuracy ${pct(stored.info.metrics.testAccuracy)}`)),
+        );
+      }
+      return 0;
+    }
     const checkpoint = await loadCheckpoint<CliCheckpointMeta>(
       kv,
       command.resume,
@@ -454,7 +510,7 @@ async function train(
   }
   let where = "not saved (--no-save)";
   if (kv && command.save) {
-    await saveModel(kv, model);
+    await saveWhenFree(kv, model, log);
     if (command.activate) await activateModel(kv, model.id);
     await deleteCheckpoint(kv, id);
     where = `saved to KV ${kvPath ?? "(attached database)"}${

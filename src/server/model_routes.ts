@@ -19,6 +19,7 @@ import {
   checkModelId,
   deleteModel,
   getActivePointer,
+  getModelMeta,
   listModels,
   loadModel,
   saveModelBytes,
@@ -95,11 +96,16 @@ export function modelRoutes(
     const id = c.req.param("id");
     checkModelId(id);
     const etag = `"${id}"`;
-    c.header("ETag", etag);
-    c.header("Cache-Control", IMMUTABLE);
-    if (matches(c.req.header("if-none-match"), etag)) {
+    // A 304 only for a model that exists ("*" must not invent one).
+    const exists = models.current?.info.id === id ||
+      (await getModelMeta(store(), id)) !== null;
+    if (exists && matches(c.req.header("if-none-match"), etag)) {
+      c.header("ETag", etag);
+      c.header("Cache-Control", IMMUTABLE);
       return c.body(null, 304);
     }
+    c.header("ETag", etag);
+    c.header("Cache-Control", IMMUTABLE);
     const served = models.current;
     const bytes = served?.info.id === id
       ? served.bytes

@@ -152,7 +152,13 @@ export class ModelService {
   async start(): Promise<void> {
     const kv = this.#kv;
     if (!kv) return;
-    const pointer = await getActivePointer(kv);
+    // A corrupt pointer must not stop the instance: it keeps what it has (e.g. the bundled model).
+    const pointer = await getActivePointer(kv).catch((e) => {
+      this.#log.error(
+        `Cannot read the active-model pointer: ${(e as Error).message}`,
+      );
+      return null;
+    });
     if (pointer) await this.show(pointer).catch(() => {});
     this.#stopWatching = watchActivePointer(kv, (p) => {
       if (p) this.show(p).catch(() => {});

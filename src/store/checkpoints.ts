@@ -88,11 +88,16 @@ export async function loadCheckpoint<Meta = Record<string, unknown>>(
   return decodeCheckpoint<Meta>(bytes);
 }
 
-/** Deletes every trace of `jobId`'s checkpoint. */
+/**
+ * Deletes every trace of `jobId`'s checkpoint: the chunks first, the record
+ * last, so a process killed midway leaves a record that still says there is
+ * something to delete (and a second call finishes the job), never orphan
+ * chunks that nothing points at.
+ */
 export async function deleteCheckpoint(
   kv: Deno.Kv,
   jobId: string,
 ): Promise<void> {
-  await kv.delete(keys.checkpointMeta(jobId));
+  await deletePrefix(kv, keys.checkpointChunksPrefix(jobId));
   await deletePrefix(kv, keys.checkpointPrefix(jobId));
 }

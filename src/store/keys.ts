@@ -40,6 +40,10 @@ export const keys = {
   trainingJob: (jobId: string): Key => ["training_job", jobId],
   /** A checkpoint's metadata. */
   checkpointMeta: (jobId: string): Key => ["checkpoint", jobId, "meta"],
+  /** Prefix of every chunk of a checkpoint, all generations. */
+  checkpointChunksPrefix: (
+    jobId: string,
+  ): Key => ["checkpoint", jobId, "chunk"],
   /** Prefix of the chunks of one generation of a checkpoint. */
   checkpointChunkPrefix: (jobId: string, generation: number): Key => [
     "checkpoint",

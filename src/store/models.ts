@@ -59,7 +59,7 @@ export interface LoadedModel {
 const ID_PATTERN = /^[a-z0-9-]{1,64}$/;
 
 /** How long an id stays reserved by a save that has not finished (then another may retry). */
-const SAVE_RESERVATION_MS = 5 * 60_000;
+const SAVE_RESERVATION_MS = 30_000;
 
 /**
  * The CRC-32 of a model file without its 4-byte trailer, i.e. the checksum the

@@ -6,7 +6,10 @@
 import { assert, assertEquals } from "@std/assert";
 import { keys } from "../../src/store/keys.ts";
 import { loadModel } from "../../src/store/models.ts";
-import type { CheckpointMeta } from "../../src/store/checkpoints.ts";
+import {
+  type CheckpointMeta,
+  saveCheckpoint,
+} from "../../src/store/checkpoints.ts";
 
 const TRAIN = new URL("../../src/cli/train.ts", import.meta.url).pathname;
 const ARGS = [
@@ -133,6 +136,56 @@ Deno.test("train --resume of an unknown run exits 1 and says so", async () => {
         "holds no checkpoint for it",
       ),
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train --resume of a run killed after its model was stored finishes it (activate, drop checkpoint)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/kv.sqlite`;
+    const { modelId } = await finish(
+      spawnTrain(path, [...ARGS, "--no-activate"]),
+    );
+    // What a kill between saveModel and deleteCheckpoint leaves behind:
+    let kv = await Deno.openKv(path);
+    await saveCheckpoint(kv, modelId, {
+      meta: {},
+      state: {
+        epoch: 0,
+        batch: 0,
+        steps: 0,
+        lossSum: 0,
+        lossCount: 0,
+        order: new Uint32Array(1),
+        random: new Uint32Array(4),
+        params: [],
+        optimizer: [],
+      },
+    });
+    kv.close();
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", TRAIN, "--resume", modelId],
+      env: { KV_PATH: path, NO_COLOR: "1" },
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert(text.includes("had finished"), text);
+    assert(
+      /test accuracy \d+\.\d\d%/.test(text.trim().split("\n").at(-1)!),
+      text,
+    );
+    kv = await Deno.openKv(path);
+    try {
+      assertEquals((await kv.get(keys.checkpointMeta(modelId))).value, null);
+      assertEquals(
+        (await kv.get<{ id: string }>(keys.activeModel())).value?.id,
+        modelId,
+      );
+    } finally {
+      kv.close();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
