@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "@std/assert";
-import { buildWebBundle, WEB_BUNDLE } from "../../scripts/build_web.ts";
+import { buildWebBundle, WEB_BUNDLE } from "../../src/cli/build_web.ts";
 
 Deno.test("static/app.js is the bundle of src/web/app.ts as committed (run `deno task build`)", async () => {
   const committed = await Deno.readTextFile(

@@ -1,5 +1,5 @@
 /**
- * The baseline of scripts/cold_start.ts: a bare Hono
+ * The baseline of src/cli/cold_start.ts: a bare Hono
  * endpoint that only parses the same JSON body as `POST /api/predict` and
  * checks it holds 784 pixels — no model, no KV. Listens on PORT (loopback).
  *

@@ -10,7 +10,7 @@
  *    the same config trains (`"activate": "never"`).
  *
  * Usage:
- *   deno run -A scripts/train_latency.ts
+ *   deno run -A src/cli/train_latency.ts
  *
  * Loopback only; bounded (gives up after 10 minutes).
  *

@@ -2,12 +2,12 @@
  * Cold start to first prediction. Spawns the server (`deno run -A main.ts`)
  * on a KV file that already holds a model, polls `POST /api/predict` every
  * 2 ms from the moment of spawning, and times the first 200 answer. The same
- * for the bare Hono endpoint (scripts/_bare_server.ts) gives the floor:
+ * for the bare Hono endpoint (src/cli/_bare_server.ts) gives the floor:
  * starting Deno and Hono. Loopback only; each run is bounded (30 s).
  *
  * Usage:
- *   deno run -A scripts/cold_start.ts                # 7 runs each, .kv/bench.sqlite
- *   deno run -A scripts/cold_start.ts --runs 11 --kv /tmp/other.sqlite
+ *   deno run -A src/cli/cold_start.ts                # 7 runs each, .kv/bench.sqlite
+ *   deno run -A src/cli/cold_start.ts --runs 11 --kv /tmp/other.sqlite
  *
  * If the KV file has no model, the server's start-up config is trained once
  * first (about a minute).
@@ -61,7 +61,7 @@ const bare: number[] = [];
 // Alternate the two so that background load affects both alike.
 for (let i = 0; i < runs; i++) {
   ziffer.push(await firstPrediction("main.ts", env));
-  bare.push(await firstPrediction("scripts/_bare_server.ts", {}));
+  bare.push(await firstPrediction("src/cli/_bare_server.ts", {}));
 }
 const show = (name: string, values: number[]) => {
   const s = summary(values);

@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the server measurements (scripts/cold_start.ts): a KV
+ * Shared pieces of the server measurements (src/cli/cold_start.ts): a KV
  * file holding a model, spawning `main.ts`, waiting for it, and small
  * statistics. Loopback only.
  *
@@ -12,11 +12,11 @@ import {
   getActivePointer,
   newModelId,
   saveModel,
-} from "../src/store/models.ts";
-import { openKv } from "../src/store/kv.ts";
+} from "../store/models.ts";
+import { openKv } from "../store/kv.ts";
 
 /** The repository root. */
-export const ROOT = fromFileUrl(new URL("..", import.meta.url));
+export const ROOT = fromFileUrl(new URL("../..", import.meta.url));
 
 /**
  * Makes sure the KV file at `path` has an active model: if not, trains the
@@ -29,9 +29,9 @@ export async function ensureModel(path: string): Promise<string> {
     const pointer = await getActivePointer(kv);
     if (pointer) return pointer.id;
     console.error(`No model in ${path}: training the start-up config once…`);
-    const { STARTUP_TRAIN_CONFIG } = await import("../src/server/startup.ts");
-    const { loadPackageData } = await import("../src/training/data.ts");
-    const { runTraining } = await import("../src/training/run.ts");
+    const { STARTUP_TRAIN_CONFIG } = await import("../server/startup.ts");
+    const { loadPackageData } = await import("../training/data.ts");
+    const { runTraining } = await import("../training/run.ts");
     const data = await loadPackageData(STARTUP_TRAIN_CONFIG);
     const { model } = await runTraining(STARTUP_TRAIN_CONFIG, {
       data,
@@ -112,7 +112,7 @@ export async function until(
 
 /** One real MNIST test digit as the page sends it (3 decimals), as a JSON body. */
 export async function digitBody(): Promise<string> {
-  const { loadMnistSplit } = await import("../src/data/mnist_package.ts");
+  const { loadMnistSplit } = await import("../data/mnist_package.ts");
   const { test } = loadMnistSplit({ trainCount: 8000, testCount: 2000 });
   const pixels = Array.from(
     test.images.subarray(0, 784),
