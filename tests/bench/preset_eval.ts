@@ -6,7 +6,7 @@
  * of training, and prediction time per image.
  *
  * Usage:
- *   deno run -A scripts/experiments/preset_eval.ts --preset default --seed 1 [--val] [--epochs N]
+ *   deno run -A tests/bench/preset_eval.ts --preset default --seed 1 [--val] [--epochs N]
  *
  * Prints one JSON line. The pen-drawn digits are read from
  * ../shared/data/pendigits-dev/strokes.json (relative to the repository);
