@@ -61,3 +61,16 @@ export function formatConfusion(confusion: number[][]): string {
   }
   return lines.join("\n");
 }
+
+/**
+ * The usage text of a command: its module's opening JSDoc comment, without
+ * the comment markers (so `--help` and the file's header never disagree).
+ */
+export async function usageOf(moduleUrl: string): Promise<string> {
+  const source = await Deno.readTextFile(new URL(moduleUrl));
+  const usage = source.slice(
+    source.indexOf("/**") + 4,
+    source.indexOf("@module"),
+  );
+  return usage.replace(/^ \* ?/gm, "").trim();
+}

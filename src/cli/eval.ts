@@ -45,7 +45,7 @@ import {
   penDigitsToDataset,
 } from "../data/pendigits.ts";
 import { loadActiveModel, openKv, resolveKvPath } from "../store/mod.ts";
-import { formatConfusion, ProgressBar } from "./_format.ts";
+import { formatConfusion, ProgressBar, usageOf } from "./_format.ts";
 
 /** Where the pen digits are looked for without --pen (the repo's sibling `shared` folder). */
 export const DEFAULT_PEN_PATH = fromFileUrl(
@@ -321,12 +321,7 @@ export async function main(args: string[]): Promise<number> {
   }
   setColorEnabled(Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"));
   if (command.help) {
-    const source = await Deno.readTextFile(new URL(import.meta.url));
-    const usage = source.slice(
-      source.indexOf("/**") + 4,
-      source.indexOf("@module"),
-    );
-    console.log(usage.replace(/^ \* ?/gm, "").trim());
+    console.log(await usageOf(import.meta.url));
     return 0;
   }
   const log = command.json ? console.error : console.log;

@@ -59,7 +59,7 @@ import {
   saveCheckpoint,
   saveModel,
 } from "../store/mod.ts";
-import { formatConfusion, ProgressBar } from "./_format.ts";
+import { formatConfusion, ProgressBar, usageOf } from "./_format.ts";
 
 /** What the flags ask for besides the training config. */
 export interface TrainCommand {
@@ -328,12 +328,7 @@ export async function main(args: string[]): Promise<number> {
   }
   setColorEnabled(Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"));
   if (command.help) {
-    const source = await Deno.readTextFile(new URL(import.meta.url));
-    const usage = source.slice(
-      source.indexOf("/**") + 4,
-      source.indexOf("@module"),
-    );
-    console.log(usage.replace(/^ \* ?/gm, "").trim());
+    console.log(await usageOf(import.meta.url));
     return 0;
   }
   // With --json, stdout carries only the summary; the human log goes to stderr.
