@@ -113,11 +113,16 @@ const BOOLEAN_FLAGS = [
   "activate",
 ];
 
-/** Every flag the command accepts, for error messages. */
-export const TRAIN_FLAGS = [
+/** Flags that take a value. */
+const VALUE_FLAGS = [
   ...Object.keys(NUMBER_FLAGS),
   ...Object.keys(STRING_FLAGS),
   ...OTHER_STRING_FLAGS,
+];
+
+/** Every flag the command accepts, for error messages. */
+export const TRAIN_FLAGS = [
+  ...VALUE_FLAGS,
   "augment",
   "classic",
   "json",
@@ -134,11 +139,7 @@ export function parseTrainArgs(args: string[]): TrainCommand {
   args = joinNegativeValues(args);
   const unknown: string[] = [];
   const flags = parseArgs(args, {
-    string: [
-      ...Object.keys(NUMBER_FLAGS),
-      ...Object.keys(STRING_FLAGS),
-      ...OTHER_STRING_FLAGS,
-    ],
+    string: VALUE_FLAGS,
     boolean: BOOLEAN_FLAGS,
     negatable: ["save", "activate"],
     default: { save: true, activate: true },
@@ -181,13 +182,7 @@ export function parseTrainArgs(args: string[]): TrainCommand {
   if (flags.classic) given.classic = true;
   for (const [flag, value] of Object.entries(flags)) {
     if (
-      typeof value === "string" && value === "" &&
-      [
-        ...Object.keys(NUMBER_FLAGS),
-        ...Object.keys(STRING_FLAGS),
-        ...OTHER_STRING_FLAGS,
-      ]
-        .includes(flag)
+      typeof value === "string" && value === "" && VALUE_FLAGS.includes(flag)
     ) {
       throw new RangeError(`Cannot use --${flag} without a value`);
     }
@@ -282,13 +277,7 @@ async function saveWhenFree(
  * (`--seed=-1`) so the value is validated and the message names it.
  */
 function joinNegativeValues(args: string[]): string[] {
-  const valueFlags = new Set(
-    [
-      ...Object.keys(NUMBER_FLAGS),
-      ...Object.keys(STRING_FLAGS),
-      ...OTHER_STRING_FLAGS,
-    ].map((f) => `--${f}`),
-  );
+  const valueFlags = new Set(VALUE_FLAGS.map((f) => `--${f}`));
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (valueFlags.has(args[i]) && /^-[\d.]/.test(args[i + 1] ?? "")) {

@@ -18,7 +18,6 @@
  * @module
  */
 
-import { crc32 } from "../nn/crc32.ts";
 import {
   decodeModel,
   encodeModel,
@@ -62,12 +61,14 @@ const ID_PATTERN = /^[a-z0-9-]{1,64}$/;
 const SAVE_RESERVATION_MS = 30_000;
 
 /**
- * The CRC-32 of a model file without its 4-byte trailer, i.e. the checksum the
- * file itself records (the CRC of the whole file, trailer included, is the
- * same constant for every valid file).
+ * The checksum a model file records in its 4-byte trailer: the CRC-32 of
+ * everything before it (the CRC of the whole file, trailer included, is the
+ * same constant for every valid file). Read, not recomputed: callers run
+ * `decodeModel` first, which verifies it.
  */
 export function fileChecksum(bytes: Uint8Array): number {
-  return crc32(bytes.subarray(0, Math.max(0, bytes.length - 4)));
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    .getUint32(bytes.length - 4, true);
 }
 
 /**
@@ -273,12 +274,7 @@ export async function loadModel(kv: Deno.Kv, id: string): Promise<LoadedModel> {
       { cause: e },
     );
   }
-  const checksum = new DataView(
-    bytes.buffer,
-    bytes.byteOffset,
-    bytes.byteLength,
-  )
-    .getUint32(bytes.length - 4, true);
+  const checksum = fileChecksum(bytes);
   if (checksum !== meta.checksum) {
     throw new CorruptRecordError(
       `Cannot load model ${id} as its bytes do not match the stored checksum: got ${checksum}, expected ${meta.checksum}`,
