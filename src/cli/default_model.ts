@@ -14,6 +14,7 @@
  *   --arch NAME         a preset of src/nn/presets.ts (default "default")
  *   --seed N            weight init, shuffling, augmentation (default 42)
  *   --epochs N  --train-count N  --test-count N   override the preset (for quick checks)
+ *   --workers N         threads per batch (default 2; part of what fixes the weights)
  *   --out DIR           folder to write default.zifr and default.json (default static/models)
  *   --help
  *
@@ -76,7 +77,14 @@ const NUMBER_FLAGS = {
   epochs: "epochs",
   "train-count": "trainCount",
   "test-count": "testCount",
+  workers: "workers",
 } as const;
+
+/**
+ * Threads of the shipped model's run: fixed (not "every core") so that the
+ * same flags give the same weights on any machine.
+ */
+export const DEFAULT_MODEL_WORKERS = 2;
 
 /** Parses the flags strictly; throws a RangeError naming the allowed flags. */
 export function parseDefaultModelArgs(args: string[]): DefaultModelCommand {
@@ -93,12 +101,13 @@ export function parseDefaultModelArgs(args: string[]): DefaultModelCommand {
     throw new RangeError(
       `Cannot use ${
         [...unknown, ...flags._].join(" ")
-      }: the flags are --arch, --seed, --epochs, --train-count, --test-count, --out, --help`,
+      }: the flags are --arch, --seed, --epochs, --train-count, --test-count, --workers, --out, --help`,
     );
   }
   const given: Record<string, unknown> = {
     arch: flags.arch ?? "default",
     seed: 42,
+    workers: DEFAULT_MODEL_WORKERS,
   };
   if (given.arch === "mlp") {
     throw new RangeError(

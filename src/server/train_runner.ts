@@ -26,7 +26,11 @@ import {
   networkFromModel,
 } from "../nn/model_file.ts";
 import type { TrainConfig } from "../training/config.ts";
-import type { BatchProgress, RunCheckpoint } from "../training/run.ts";
+import type {
+  BatchProgress,
+  RunCheckpoint,
+  RunThreads,
+} from "../training/run.ts";
 
 /** What a run needs besides its callbacks. */
 export interface TrainRequest {
@@ -41,6 +45,12 @@ export interface TrainRequest {
   checkpointEveryMs: number;
   /** Continue from this checkpoint (taken from a run of the same config). */
   resume?: RunCheckpoint;
+  /**
+   * An Int32Array's buffer the caller sets to 1 to stop the run between two
+   * batches; the run then ends its own worker threads (src/nn/parallel.ts),
+   * which terminating this worker would leave running.
+   */
+  stop?: SharedArrayBuffer;
 }
 
 /** A message to the worker. */
@@ -52,6 +62,7 @@ export type TrainWorkerRequest =
 export type TrainWorkerAnswer =
   | { type: "batch"; progress: BatchProgress }
   | { type: "epoch"; record: EpochRecord }
+  | { type: "threads"; threads: RunThreads }
   | { type: "checkpoint"; checkpoint: RunCheckpoint }
   | { type: "trained"; model: Model }
   | { type: "evaluated"; accuracy: number | null }
@@ -62,7 +73,11 @@ export interface TrainRunHooks {
   onBatch(progress: BatchProgress): void;
   onEpoch(record: EpochRecord): void;
   onCheckpoint(checkpoint: RunCheckpoint): void;
+  /** How the batches are computed, once before the first. */
+  onThreads?(threads: RunThreads): void;
   signal?: AbortSignal;
+  /** Asked before every batch: true stops the run with an AbortError. */
+  stopRequested?(): boolean;
   /** Yield to the event loop after this much training, ms (main-thread runs). */
   yieldEveryMs?: number;
 }
@@ -93,6 +108,9 @@ export async function trainRun(
       ? (checkpoint) => hooks.onCheckpoint(checkpoint)
       : undefined,
     onBatch: async (progress) => {
+      if (hooks.stopRequested?.()) {
+        throw new DOMException("The training run was stopped", "AbortError");
+      }
       const t = performance.now();
       const epochEnd = progress.batch === progress.batches - 1;
       if (epochEnd || t - lastReport >= request.progressEveryMs) {
@@ -106,6 +124,7 @@ export async function trainRun(
       }
     },
     onEpoch: (record) => hooks.onEpoch(record),
+    onThreads: hooks.onThreads,
   });
   return { model, test: data.test };
 }
@@ -162,7 +181,12 @@ export interface RunStartOptions {
   mode?: "auto" | "worker" | "inline";
   /** Called when "auto" falls back to the main thread, with the reason. */
   onFallback?(reason: string): void;
+  /** How the batches are computed (`config.workers` threads, or in turn), once before the first. */
+  onThreads?(threads: RunThreads): void;
 }
+
+/** How long a stopped worker run may take to end its own threads before it is terminated, ms. */
+export const STOP_GRACE_MS = 10_000;
 
 /** How long a main-thread run trains before it lets other work in, ms. */
 export const INLINE_SLICE_MS = 20;
@@ -238,6 +262,7 @@ function inlineRun(
     onBatch: options.onBatch,
     onEpoch: options.onEpoch,
     onCheckpoint: (c) => options.onCheckpoint?.(c),
+    onThreads: options.onThreads,
     signal,
     yieldEveryMs: INLINE_SLICE_MS,
   }).then((result) => {
@@ -279,6 +304,11 @@ function workerRun(
   });
   let closed = false;
   let heard = false;
+  // True until the run has ended (trained or failed).
+  let training = true;
+  const stop = typeof SharedArrayBuffer === "function"
+    ? new Int32Array(new SharedArrayBuffer(4))
+    : null;
   // The one request waiting for an answer: first the model, then evaluations.
   let pending: {
     resolve: (answer: TrainWorkerAnswer) => void;
@@ -298,7 +328,23 @@ function workerRun(
     if (closed) return;
     closed = true;
     signal.removeEventListener("abort", abort);
-    worker.terminate();
+    if (!training || !stop) return worker.terminate();
+    // Let the run stop its own workers between two batches, then end it (at
+    // the latest after the grace time): terminating a worker did not always
+    // end the workers it had started (Deno 2.9.6: a busy one kept running).
+    Atomics.store(stop, 0, 1);
+    const end = () => {
+      clearTimeout(timer);
+      worker.terminate();
+    };
+    const timer = setTimeout(end, STOP_GRACE_MS);
+    worker.onmessage = ({ data }: MessageEvent<TrainWorkerAnswer>) => {
+      if (data.type === "error" || data.type === "trained") end();
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      end();
+    };
   };
   const abort = () => {
     close();
@@ -310,12 +356,15 @@ function workerRun(
     heard = true;
     if (answer.type === "batch") return onBatch(answer.progress);
     if (answer.type === "epoch") return onEpoch(answer.record);
+    if (answer.type === "threads") return options.onThreads?.(answer.threads);
     if (answer.type === "checkpoint") {
       return options.onCheckpoint?.(answer.checkpoint);
     }
     if (answer.type === "error") {
+      training = false;
       return settle({ error: new Error(answer.message) });
     }
+    if (answer.type === "trained") training = false;
     settle(answer);
   };
   worker.onerror = (event) => {
@@ -337,7 +386,14 @@ function workerRun(
 
   const answered = next();
   if (signal.aborted) abort();
-  else worker.postMessage(request satisfies TrainWorkerRequest);
+  else {
+    worker.postMessage(
+      {
+        ...request,
+        stop: stop?.buffer as SharedArrayBuffer | undefined,
+      } satisfies TrainWorkerRequest,
+    );
+  }
 
   return {
     model: answered.then((a) => (a as { model: Model }).model),

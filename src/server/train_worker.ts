@@ -10,6 +10,7 @@
  *         checkpointEveryMs, resume?}
  *   out  {type: "batch", progress}        at most every progressEveryMs, and each epoch's last batch
  *   out  {type: "epoch", record}          after each evaluated epoch
+ *   out  {type: "threads", threads}       once, before the first batch: how batches are computed
  *   out  {type: "checkpoint", checkpoint} the run's full state, at most every checkpointEveryMs (0 = never)
  *   out  {type: "trained", model}         the finished model (weights transferred)
  *   in   {type: "evaluate", bytes}        another model file, to measure on this run's test split
@@ -40,9 +41,12 @@ let test: Dataset | null = null;
 scope.onmessage = async ({ data: request }) => {
   try {
     if (request.type === "train") {
+      const stop = request.stop ? new Int32Array(request.stop) : null;
       const result = await trainRun(request, {
         onBatch: (progress) => scope.postMessage({ type: "batch", progress }),
         onEpoch: (record) => scope.postMessage({ type: "epoch", record }),
+        onThreads: (threads) => scope.postMessage({ type: "threads", threads }),
+        stopRequested: () => stop !== null && Atomics.load(stop, 0) === 1,
         onCheckpoint: (checkpoint) =>
           scope.postMessage(
             { type: "checkpoint", checkpoint },

@@ -646,6 +646,13 @@ export class TrainingService {
           this.#log.warn(
             `training job ${id} trains on the main thread: ${reason}`,
           ),
+        onThreads: (t) => {
+          if (t.fallbackReason) {
+            this.#log.warn(
+              `training job ${id} computes its ${t.workers} shards in one thread: ${t.fallbackReason}`,
+            );
+          }
+        },
         onBatch: (p: BatchProgress) => {
           running.progress = progressOf(p, curve);
           if (performance.now() - lastWrite >= this.#progressIntervalMs) {

@@ -63,6 +63,13 @@ export interface TrainConfig {
   splitSeed: number;
   /** The notebook's algorithm: sigmoid, MSE, full-batch gradient descent. */
   classic: boolean;
+  /**
+   * Threads that compute each batch (src/nn/parallel.ts). Part of what
+   * determines the weights: the same seed and worker count give the same
+   * model, on any machine (where threads are missing, the shards run one
+   * after another with identical results).
+   */
+  workers: number;
 }
 
 /** The defaults of `deno task train`. */
@@ -85,7 +92,21 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   testCount: 2000,
   splitSeed: 1,
   classic: false,
+  workers: 1,
 });
+
+/** The most threads a run may ask for. */
+export const MAX_WORKERS = 16;
+
+/**
+ * The worker count `deno task train` uses when none is given: every core, up
+ * to 4. Beyond that a batch of 32 would be split into shards of fewer than 8
+ * examples, and each step's two barriers would cost more than they save
+ * (only 1 and 2 were measured: this machine has 2 cores).
+ */
+export function autoWorkers(cores: number): number {
+  return Math.max(1, Math.min(4, Math.floor(cores)));
+}
 
 /** Fields that only shape the "mlp" arch (presets fix their own architecture). */
 const MLP_FIELDS = ["layers", "activation", "dropout"] as const;
@@ -186,6 +207,7 @@ const CHECKS: Record<keyof TrainConfig, Check> = {
   testCount: integer(1, MAX_EXAMPLES),
   splitSeed: integer(0, 0xffffffff),
   classic: boolean,
+  workers: integer(1, MAX_WORKERS),
 };
 
 /** The names of all config fields. */

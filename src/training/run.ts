@@ -21,7 +21,8 @@ import {
   roundParamsToFloat32,
 } from "../nn/network.ts";
 import { createRandom } from "../nn/random.ts";
-import { Trainer, type TrainerState } from "../nn/trainer.ts";
+import { ParallelTrainer } from "../nn/parallel.ts";
+import type { TrainerState } from "../nn/trainer.ts";
 import { createAugment, DEFAULT_AUGMENT } from "../data/augment.ts";
 import { addWritingStyles } from "../data/writing_styles.ts";
 import type { InitScheme } from "../nn/network.ts";
@@ -78,6 +79,18 @@ export interface RunOptions {
   onCheckpoint?: (checkpoint: RunCheckpoint) => void | Promise<void>;
   /** Minimum milliseconds between checkpoints (default 5,000). */
   checkpointEveryMs?: number;
+  /** Called once the threads are up, before the first batch. */
+  onThreads?: (threads: RunThreads) => void;
+}
+
+/** How a run's batches are computed (see src/nn/parallel.ts). */
+export interface RunThreads {
+  /** `config.workers`: the shards each batch is split into. */
+  workers: number;
+  /** True when they run on Web Workers, false when one after another in this thread. */
+  parallel: boolean;
+  /** Why Web Workers could not be used, when more than one was asked for. */
+  fallbackReason?: string;
 }
 
 /** Everything needed to continue a run exactly: the trainer's state and the curve so far. */
@@ -140,7 +153,7 @@ export async function runTraining(
   config: TrainConfig,
   options: RunOptions,
 ): Promise<RunResult> {
-  const { data, now, onBatch, onEpoch, signal } = options;
+  const { data } = options;
   const plan = planOf(config, options.resolveArchitecture);
   const { architecture } = plan;
   const random = createRandom(config.seed);
@@ -153,7 +166,8 @@ export async function runTraining(
       random: createRandom((config.seed + 1) >>> 0),
     })
     : data.train;
-  const trainer = new Trainer(network, train, {
+  const trainer = await ParallelTrainer.create(network, train, {
+    workers: config.workers,
     cost: config.loss,
     optimizer: {
       kind: config.optimizer,
@@ -169,6 +183,37 @@ export async function runTraining(
     // Full-batch gradient descent sees every example each step: order is irrelevant.
     shuffle: !fullBatch,
   });
+  try {
+    const threads: RunThreads = {
+      workers: trainer.workers,
+      parallel: trainer.parallel,
+    };
+    if (trainer.workers > 1 && !trainer.parallel) {
+      threads.fallbackReason = trainer.workerError?.message ??
+        "this runtime has no Web Workers with SharedArrayBuffer";
+    }
+    options.onThreads?.(threads);
+    return await trainAndMeasure(
+      trainer,
+      network,
+      config,
+      options,
+      architecture,
+    );
+  } finally {
+    trainer.close();
+  }
+}
+
+/** The batch loop, the per-epoch evaluations and the measurement of the stored weights. */
+async function trainAndMeasure(
+  trainer: ParallelTrainer,
+  network: ReturnType<typeof createNetwork>,
+  config: TrainConfig,
+  options: RunOptions,
+  architecture: Architecture,
+): Promise<RunResult> {
+  const { data, now, onBatch, onEpoch, signal } = options;
   const evaluateEvery = options.evaluateEvery ?? 1;
   let epochs: EpochRecord[] = [];
   const started = now();

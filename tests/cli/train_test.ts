@@ -6,6 +6,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { stripAnsiCode } from "@std/fmt/colors";
+import { coreCount } from "../../src/nn/parallel.ts";
 import { parseTrainArgs, TRAIN_FLAGS } from "../../src/cli/train.ts";
 import { decodeModel } from "../../src/nn/model_file.ts";
 import { keys } from "../../src/store/keys.ts";
@@ -17,6 +18,7 @@ import {
 } from "../../src/store/models.ts";
 import { getPreset, PRESET_NAMES } from "../../src/nn/presets.ts";
 import {
+  autoWorkers,
   DEFAULT_TRAIN_CONFIG,
   presetDefaults,
   validateTrainConfig,
@@ -25,12 +27,36 @@ import {
 // ---------------------------------------------------------------------------
 // parseTrainArgs()
 
+/** The worker count parseTrainArgs() picks on this machine when none is given. */
+const AUTO = autoWorkers(coreCount());
+
+Deno.test("parseTrainArgs() reads --workers as a count or auto (every core up to 4)", () => {
+  assertEquals(parseTrainArgs(["--workers", "3"]).config.workers, 3);
+  assertEquals(parseTrainArgs(["--workers=1"]).config.workers, 1);
+  assertEquals(parseTrainArgs(["--workers", "auto"]).config.workers, AUTO);
+  assertEquals(parseTrainArgs([]).config.workers, AUTO);
+  for (const bad of ["two", "0", "17", "1.5", "-1"]) {
+    assertThrows(
+      () => parseTrainArgs(["--workers", bad]),
+      RangeError,
+      "--workers",
+      `--workers ${bad} was accepted`,
+    );
+  }
+  assertThrows(
+    () => parseTrainArgs(["--resume", "x", "--workers", "2"]),
+    RangeError,
+    "drop --workers",
+  );
+});
+
 Deno.test("parseTrainArgs([]) gives the default preset's config, saving and activating", () => {
   assertEquals(parseTrainArgs([]), {
     config: {
       ...DEFAULT_TRAIN_CONFIG,
       ...presetDefaults(getPreset("default")),
       arch: "default",
+      workers: AUTO,
     },
     data: undefined,
     out: undefined,
@@ -97,7 +123,10 @@ Deno.test("parseTrainArgs() maps each string flag to its config field", () => {
 Deno.test("parseTrainArgs() --arch takes each preset with its training settings", () => {
   for (const name of ["mlp", ...PRESET_NAMES]) {
     const { config } = parseTrainArgs(["--arch", name]);
-    assertEquals(config, validateTrainConfig({ arch: name }), name);
+    assertEquals(config, {
+      ...validateTrainConfig({ arch: name }),
+      workers: AUTO,
+    }, name);
     assertEquals(config.arch, name);
   }
   assertEquals(
@@ -179,7 +208,10 @@ Deno.test("parseTrainArgs() reads the boolean flags", () => {
 
 Deno.test("parseTrainArgs() --classic is --arch classic, the notebook's run, and other flags override it", () => {
   const classic = parseTrainArgs(["--classic"]).config;
-  assertEquals(classic, validateTrainConfig({ arch: "classic" }));
+  assertEquals(classic, {
+    ...validateTrainConfig({ arch: "classic" }),
+    workers: AUTO,
+  });
   assertEquals(classic, parseTrainArgs(["--arch", "classic"]).config);
   assertEquals(
     [classic.arch, classic.classic, classic.loss, classic.learningRate],

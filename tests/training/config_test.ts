@@ -7,6 +7,7 @@ import {
 } from "../../src/nn/presets.ts";
 import { createRandom } from "../../src/nn/random.ts";
 import {
+  autoWorkers,
   DEFAULT_TRAIN_CONFIG,
   HIDDEN_ACTIVATIONS,
   mlpArchitecture,
@@ -25,6 +26,7 @@ const BASE = {
   trainCount: 8000,
   testCount: 2000,
   splitSeed: 1,
+  workers: 1,
 } as const;
 
 /**
@@ -113,6 +115,7 @@ Deno.test('validateTrainConfig({arch: "mlp"}) gives DEFAULT_TRAIN_CONFIG with no
     testCount: 2000,
     splitSeed: 1,
     classic: false,
+    workers: 1,
   });
   assertEquals(config, { ...DEFAULT_TRAIN_CONFIG, arch: "mlp" });
 });
@@ -216,6 +219,7 @@ Deno.test("validateTrainConfig() keeps every valid given field and treats undefi
     testCount: 1,
     splitSeed: 0,
     classic: false,
+    workers: 16,
   };
   assertEquals(validateTrainConfig(given), given);
   assertEquals(
@@ -338,6 +342,7 @@ const BAD_VALUES: [keyof TrainConfig, unknown[], string][] = [
   ["splitSeed", [-1, 2 ** 32, 1.1], "an integer from 0 to 4294967295"],
   ["trainCount", [0, 1_000_001, 10.5], "an integer from 1 to 1000000"],
   ["testCount", [0, -3, 1_000_001], "an integer from 1 to 1000000"],
+  ["workers", [0, 17, 1.5, "2", "auto", null], "an integer from 1 to 16"],
 ];
 
 for (const [field, values, expected] of BAD_VALUES) {
@@ -608,4 +613,13 @@ Deno.test("validateTrainConfig() accepts its own output again (a stored config c
     const once = validateTrainConfig({ arch });
     assertEquals(validateTrainConfig(once), once, arch);
   }
+});
+
+Deno.test("validateTrainConfig() defaults to 1 worker: a server or a library call never takes every core unasked", () => {
+  assertEquals(validateTrainConfig({}).workers, 1);
+  assertEquals(validateTrainConfig({ workers: 4 }).workers, 4);
+});
+
+Deno.test("autoWorkers() takes every core up to 4, and at least 1", () => {
+  assertEquals([0, 1, 2, 3, 4, 8, 64].map(autoWorkers), [1, 1, 2, 3, 4, 4, 4]);
 });

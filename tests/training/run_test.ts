@@ -4,6 +4,7 @@ import {
   assertNotEquals,
   assertRejects,
   assertStrictEquals,
+  assertStringIncludes,
   assertThrows,
 } from "@std/assert";
 import {
@@ -41,6 +42,7 @@ import {
   planOf,
   type RunCheckpoint,
   type RunOptions,
+  type RunThreads,
   runTraining,
 } from "../../src/training/run.ts";
 
@@ -101,6 +103,55 @@ Deno.test("runTraining() is bit-identical across two runs with the same seed", a
   assertEquals(bitsOf(a.model.weights), bitsOf(b.model.weights));
   assertEquals(a.model, b.model);
   assertEquals(a.evaluation, b.evaluation);
+});
+
+Deno.test("runTraining() with workers: 2 runs on Web Workers and is bit-identical run to run", async () => {
+  const config = tiny({ workers: 2, layers: [784, 32, 10], dropout: 0.2 });
+  const seen: RunThreads[] = [];
+  const a = await runTraining(
+    config,
+    options({ onThreads: (t) => seen.push(t) }),
+  );
+  const b = await runTraining(config, options());
+  assertEquals(seen, [{
+    workers: 2,
+    parallel: true,
+  }]);
+  assertEquals(bitsOf(a.model.weights), bitsOf(b.model.weights));
+  assertEquals(a.model.config.workers, 2);
+});
+
+Deno.test("runTraining() with workers: 2 where Workers are missing computes the shards in turn, with the same weights", async () => {
+  const config = tiny({ workers: 2, layers: [784, 32, 10], epochs: 1 });
+  const parallel = await runTraining(config, options());
+  const seen: RunThreads[] = [];
+  const worker = globalThis.Worker;
+  // deno-lint-ignore no-explicit-any
+  (globalThis as any).Worker = undefined;
+  try {
+    const single = await runTraining(
+      config,
+      options({ onThreads: (t) => seen.push(t) }),
+    );
+    assertEquals(bitsOf(single.model.weights), bitsOf(parallel.model.weights));
+  } finally {
+    globalThis.Worker = worker;
+  }
+  assertEquals(seen.length, 1);
+  assertEquals([seen[0].workers, seen[0].parallel], [2, false]);
+  assertStringIncludes(seen[0].fallbackReason!, "no Web Workers");
+});
+
+Deno.test("runTraining() with 1 worker trains in this thread, as before", async () => {
+  const seen: RunThreads[] = [];
+  await runTraining(
+    tiny({ epochs: 1 }),
+    options({ onThreads: (t) => seen.push(t) }),
+  );
+  assertEquals(seen, [{
+    workers: 1,
+    parallel: false,
+  }]);
 });
 
 Deno.test("runTraining() gives different weights for a different seed", async () => {
