@@ -18,6 +18,7 @@ import { weightsOf } from "../nn/model_file.ts";
 import {
   type Architecture,
   createNetwork,
+  type Network,
   roundParamsToFloat32,
 } from "../nn/network.ts";
 import { createRandom } from "../nn/random.ts";
@@ -208,7 +209,7 @@ export async function runTraining(
 /** The batch loop, the per-epoch evaluations and the measurement of the stored weights. */
 async function trainAndMeasure(
   trainer: ParallelTrainer,
-  network: ReturnType<typeof createNetwork>,
+  network: Network,
   config: TrainConfig,
   options: RunOptions,
   architecture: Architecture,

@@ -6,7 +6,7 @@
  *
  * Usage:
  *   deno task bench                                  # kernels (deno bench), then this
- *   deno run --allow-read --allow-env --allow-sys tests/bench/compare.ts [--runs 5] [--hidden 128]
+ *   deno run --allow-read --allow-env --allow-sys --v8-flags=--expose-gc tests/bench/compare.ts [--runs 5] [--hidden 128]
  *       [--workers 2] [--no-tf-cpu] [--json]
  *
  * Each implementation trains `--runs` fresh networks (runs interleaved, so
@@ -66,7 +66,15 @@ interface Sample {
   cpuMs: number;
 }
 
+/**
+ * A full garbage collection when the runtime exposes one (`--v8-flags=--expose-gc`,
+ * as `deno task bench` runs this): each timed run then starts with an empty
+ * heap instead of paying for the garbage of the implementation before it.
+ */
+const collectGarbage = (globalThis as { gc?: () => void }).gc ?? (() => {});
+
 async function timed(f: () => void | Promise<void>): Promise<Sample> {
+  collectGarbage();
   const c0 = cpuMs(), t0 = performance.now();
   await f();
   return { wallMs: performance.now() - t0, cpuMs: cpuMs() - c0 };
@@ -81,6 +89,7 @@ function median(xs: number[]): number {
 /** Mean µs per call of `f` over `calls` calls, `rounds` times. */
 function latency(f: () => void, calls: number, rounds: number): number[] {
   for (let i = 0; i < calls; i++) f(); // warm up
+  collectGarbage();
   const out: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const t0 = performance.now();
