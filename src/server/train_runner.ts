@@ -156,8 +156,11 @@ export interface TrainingRun {
    * split, or null when it takes other inputs. Only after `model` resolved.
    */
   evaluate(bytes: Uint8Array): Promise<number | null>;
-  /** Ends the run (a run still going stops) and frees its data. */
-  close(): void;
+  /**
+   * Ends the run (a run still going stops) and frees its data; resolves
+   * once its threads are gone.
+   */
+  close(): Promise<void>;
 }
 
 /** Options of {@link startTrainingRun}. */
@@ -285,6 +288,7 @@ function inlineRun(
     close() {
       closed = true;
       test = null;
+      return Promise.resolve();
     },
   };
 }
@@ -324,27 +328,34 @@ function workerRun(
     if ("error" in answer) waiting?.reject(answer.error);
     else waiting?.resolve(answer);
   };
-  const close = () => {
-    if (closed) return;
+  let ended: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    if (ended) return ended;
     closed = true;
     signal.removeEventListener("abort", abort);
-    if (!training || !stop) return worker.terminate();
+    if (!training || !stop) {
+      worker.terminate();
+      return ended = Promise.resolve();
+    }
     // Let the run stop its own workers between two batches, then end it (at
     // the latest after the grace time): terminating a worker did not always
     // end the workers it had started (Deno 2.9.6: a busy one kept running).
     Atomics.store(stop, 0, 1);
-    const end = () => {
-      clearTimeout(timer);
-      worker.terminate();
-    };
-    const timer = setTimeout(end, STOP_GRACE_MS);
-    worker.onmessage = ({ data }: MessageEvent<TrainWorkerAnswer>) => {
-      if (data.type === "error" || data.type === "trained") end();
-    };
-    worker.onerror = (event) => {
-      event.preventDefault();
-      end();
-    };
+    return ended = new Promise<void>((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        worker.terminate();
+        resolve();
+      };
+      const timer = setTimeout(end, STOP_GRACE_MS);
+      worker.onmessage = ({ data }: MessageEvent<TrainWorkerAnswer>) => {
+        if (data.type === "error" || data.type === "trained") end();
+      };
+      worker.onerror = (event) => {
+        event.preventDefault();
+        end();
+      };
+    });
   };
   const abort = () => {
     close();

@@ -730,7 +730,8 @@ export class TrainingService {
       // Normally finishJob has released it; this covers a failure to record the end.
       await releaseLease(kv, holder).catch(() => {});
     } finally {
-      run?.close();
+      // Waits for the run's threads to end, so close() leaves nothing behind.
+      await run?.close();
       if (this.#running === running) this.#running = null;
     }
   }

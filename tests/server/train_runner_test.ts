@@ -50,7 +50,7 @@ async function trained(r: TrainingRun): Promise<Model> {
   try {
     return await r.model;
   } finally {
-    r.close();
+    await r.close();
   }
 }
 
@@ -129,7 +129,7 @@ Deno.test("aborting a main-thread run rejects its model with the reason", async 
   const r = run("inline", { signal: controller.signal });
   controller.abort(new Error("stop now"));
   await assertRejects(() => r.model, Error, "stop now");
-  r.close();
+  await r.close();
 });
 
 /** Threads of this process (Linux), or null elsewhere. */
@@ -158,7 +158,7 @@ Deno.test("aborting a worker run with 2 workers leaves no thread behind", async 
     onEpoch: () => {},
   });
   await assertRejects(() => r.model, Error, "stop now");
-  r.close();
+  await r.close();
   if (before === null) return;
   let now = threadCount()!;
   for (let waited = 0; now > before && waited < 15_000; waited += 100) {
@@ -200,7 +200,7 @@ Deno.test("evaluate() measures another model on the run's test split", async () 
       const accuracy = await r.evaluate(encodeModel(model));
       assertEquals(accuracy, model.metrics.testAccuracy, mode);
     } finally {
-      r.close();
+      await r.close();
     }
   }
 });
