@@ -47,8 +47,8 @@ export interface TrainRequest {
   resume?: RunCheckpoint;
   /**
    * An Int32Array's buffer the caller sets to 1 to stop the run between two
-   * batches; the run then ends its own worker threads (src/nn/parallel.ts),
-   * which terminating this worker would leave running.
+   * batches; the run then ends its own worker threads (src/nn/parallel.ts)
+   * instead of relying on this worker's termination to end them.
    */
   stop?: SharedArrayBuffer;
 }
