@@ -22,6 +22,31 @@ export function imageSize(data: Dataset): number {
   return data.shape.reduce((s, d) => s * d, 1);
 }
 
+const viewCache = new WeakMap<Float32Array, Float32Array[]>();
+
+/**
+ * One view per image of `data` (built once per images array, then reused).
+ * Trainers copy batches with `x.set(views[i], offset)`: one native
+ * Float32 → Float64 conversion per row, 2.3× faster than an element loop
+ * ("gather a batch of 32" in tests/bench/kernels_bench.ts: 14 vs 33 µs),
+ * and no view allocated per step (`Trainer` used to make one per row).
+ */
+export function imageViews(data: Dataset): Float32Array[] {
+  const size = imageSize(data);
+  let views = viewCache.get(data.images);
+  if (
+    !views || views.length !== data.count ||
+    (data.count > 0 && views[0].length !== size)
+  ) {
+    views = Array.from(
+      { length: data.count },
+      (_, i) => data.images.subarray(i * size, (i + 1) * size),
+    );
+    viewCache.set(data.images, views);
+  }
+  return views;
+}
+
 /** The examples at `indices`, copied into a new dataset. */
 export function subset(data: Dataset, indices: ArrayLike<number>): Dataset {
   const size = imageSize(data);

@@ -154,7 +154,8 @@ export class DenseLayer implements Layer {
       );
     }
     // dC/dw = x · dC/dz and dC/db = dC/dz, accumulated over the batch
-    const [dw, db] = this.grads;
+    // (indexed, not destructured: array destructuring allocates an iterator per call)
+    const dw = this.grads[0], db = this.grads[1];
     if (this.#isSparse) {
       indexColumns(this.#sparse);
       denseBackwardParamsSparse(dw, db, this.#sparse, dz, this.nOut);

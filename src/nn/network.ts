@@ -130,7 +130,11 @@ export class Network {
    */
   forward(x: Float64Array, n: number, training = false): Float64Array {
     let a = x;
-    for (const layer of this.layers) a = layer.forward(a, n, training);
+    // Index loops here and below: the training loop allocates nothing.
+    const layers = this.layers;
+    for (let l = 0; l < layers.length; l++) {
+      a = layers[l].forward(a, n, training);
+    }
     return a;
   }
 
@@ -157,7 +161,11 @@ export class Network {
 
   /** Sets every gradient to zero (before accumulating a new batch). */
   zeroGrads(): void {
-    for (const g of this.grads) g.fill(0);
+    const layers = this.layers;
+    for (let l = 0; l < layers.length; l++) {
+      const grads = layers[l].grads;
+      for (let k = 0; k < grads.length; k++) grads[k].fill(0);
+    }
   }
 }
 

@@ -40,12 +40,12 @@
  */
 
 import type { Cost } from "./cost.ts";
-import type { Dataset } from "./dataset.ts";
+import { type Dataset, imageViews } from "./dataset.ts";
 import type { Layer } from "./layer.ts";
 import { type Architecture, Network } from "./network.ts";
 import { Optimizer, type OptimizerOptions } from "./optimizer.ts";
 import { createRandom, type Random, shuffleInPlace } from "./random.ts";
-import { learningRateAt } from "./schedule.ts";
+import { learningRateAt, type ScheduleProgress } from "./schedule.ts";
 import {
   type BatchResult,
   Trainer,
@@ -343,8 +343,12 @@ export class Shard {
       this.#values[loss + this.index] = 0;
       return;
     }
-    for (const [mine, shared] of this.#copiedParams) mine.set(shared);
-    for (const [mine] of this.#copiedGrads) mine.fill(0);
+    // Index loops: for-of with destructuring would allocate every step.
+    const copiedParams = this.#copiedParams, copiedGrads = this.#copiedGrads;
+    for (let k = 0; k < copiedParams.length; k++) {
+      copiedParams[k][0].set(copiedParams[k][1]);
+    }
+    for (let k = 0; k < copiedGrads.length; k++) copiedGrads[k][0].fill(0);
     if (this.#random) {
       for (let j = 0; j < 4; j++) {
         this.#seed[j] = this.#control[SEEDS + 4 * this.index + j];
@@ -357,7 +361,9 @@ export class Shard {
       end - start,
       this.#cost,
     );
-    for (const [mine, shared] of this.#copiedGrads) shared.set(mine);
+    for (let k = 0; k < copiedGrads.length; k++) {
+      copiedGrads[k][1].set(copiedGrads[k][0]);
+    }
   }
 
   /**
@@ -421,7 +427,10 @@ export class Shard {
 
   /** Copies the shared parameters into layers that keep their own arrays. */
   refresh(): void {
-    for (const [mine, shared] of this.#copiedParams) mine.set(shared);
+    const copiedParams = this.#copiedParams;
+    for (let k = 0; k < copiedParams.length; k++) {
+      copiedParams[k][0].set(copiedParams[k][1]);
+    }
   }
 }
 
@@ -488,14 +497,18 @@ export function runWorker(init: WorkerInit, scope: WorkerScope): void {
 }
 
 /** Adds this thread's arrival to a barrier counter; the last one wakes the sleepers. */
-function arrive(control: Int32Array, slot: number, target: number): void {
+export function arrive(
+  control: Int32Array,
+  slot: number,
+  target: number,
+): void {
   if (Atomics.add(control, slot, 1) + 1 >= target) {
     Atomics.notify(control, slot);
   }
 }
 
 /** Returns once control[slot] ≥ target: spins, then sleeps if allowed. */
-function awaitAtLeast(
+export function awaitAtLeast(
   control: Int32Array,
   slot: number,
   target: number,
@@ -512,7 +525,7 @@ function awaitAtLeast(
 }
 
 /** True when this thread may block in Atomics.wait (a page's main thread may not). */
-function canSleepHere(): boolean {
+export function canSleepHere(): boolean {
   try {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
     return true;
@@ -525,16 +538,17 @@ function canSleepHere(): boolean {
 const WORKER_START_MS = 60_000;
 
 /**
- * Starts one worker per shard 1..W−1 (pushed onto `threads` as they are
- * created) and resolves when all have built their shard; rejects on the
- * first error or after {@link WORKER_START_MS}.
+ * Starts workers 1..count from `url` (pushed onto `threads` as they are
+ * created), sends worker k the message `initFor(k)`, and resolves when each
+ * has answered `{ ready: k }`; rejects on the first error or after
+ * {@link WORKER_START_MS}. Shared by the trainer and parallel_predict.ts.
  */
-async function startWorkers(
+export async function startWorkers(
   threads: Worker[],
-  workerUrl: string | URL | undefined,
-  init: WorkerInit,
+  url: string | URL,
+  count: number,
+  initFor: (index: number) => unknown,
 ): Promise<void> {
-  const url = workerUrl ?? new URL("./parallel_worker.ts", import.meta.url);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -543,7 +557,7 @@ async function startWorkers(
       WORKER_START_MS,
     );
   });
-  const ready = Array.from({ length: init.layout.workers - 1 }, (_, k) => {
+  const ready = Array.from({ length: count }, (_, k) => {
     const index = k + 1;
     const worker = new Worker(url, { type: "module" });
     threads.push(worker);
@@ -556,7 +570,7 @@ async function startWorkers(
         e.preventDefault();
         reject(new Error(`Cannot start worker ${index}: ${e.message}`));
       };
-      worker.postMessage({ ...init, index });
+      worker.postMessage(initFor(index));
     });
   });
   try {
@@ -622,11 +636,11 @@ export class ParallelTrainer {
   #batchSize: number;
   #lossSum = 0;
   #lossCount = 0;
+  #progress: ScheduleProgress = { done: 0, total: 0, stepsPerEpoch: 0 };
   #generation = 0;
   #canSleep: boolean;
   #hasDropout: boolean;
   #closed = false;
-  #images?: Float32Array[];
 
   private constructor(
     network: Network,
@@ -702,15 +716,21 @@ export class ParallelTrainer {
     let workerError: Error | undefined;
     if (useWorkers) {
       try {
-        await startWorkers(threads, options.workerUrl, {
-          buffers,
-          layout,
-          index: 0,
-          architecture: network.architecture,
-          cost: options.cost,
-          optimizer: options.optimizer,
-          hasDropout,
-        });
+        await startWorkers(
+          threads,
+          options.workerUrl ??
+            new URL("./parallel_worker.ts", import.meta.url),
+          workers - 1,
+          (index): WorkerInit => ({
+            buffers,
+            layout,
+            index,
+            architecture: network.architecture,
+            cost: options.cost,
+            optimizer: options.optimizer,
+            hasDropout,
+          }),
+        );
       } catch (error) {
         // Same results without them: fall back to the single-thread path.
         for (const worker of threads) worker.terminate();
@@ -788,14 +808,14 @@ export class ParallelTrainer {
     const start = this.batch * this.#batchSize;
     const n = Math.min(this.#batchSize, this.data.count - start);
     this.#gather(start, n);
+    const progress = this.#progress; // reused: no object per step
+    progress.done = this.steps;
+    progress.total = this.totalSteps;
+    progress.stepsPerEpoch = this.batchesPerEpoch;
     const learningRate = learningRateAt(
       this.options.schedule,
       this.options.learningRate,
-      {
-        done: this.steps,
-        total: this.totalSteps,
-        stepsPerEpoch: this.batchesPerEpoch,
-      },
+      progress,
     );
     const layout = this.#layout;
     const W = layout.workers;
@@ -842,23 +862,15 @@ export class ParallelTrainer {
     const { data } = this;
     const { augment, random } = this.options;
     const { workers: W, shardRows, inputSize: size, x } = this.#layout;
-    const values = this.#values, images = data.images;
-    if (augment && !this.#images) {
-      this.#images = Array.from(
-        { length: data.count },
-        (_, i) => images.subarray(i * size, (i + 1) * size),
-      );
-    }
+    const values = this.#values, images = imageViews(data);
     for (let t = 0; t < W; t++) {
       const s = shardStart(n, W, t), e = shardStart(n, W, t + 1);
       for (let r = s; r < e; r++) {
         const i = this.#order[start + r];
         const row = t * shardRows + r - s;
         const o = x + row * size;
-        if (augment) augment(values, o, this.#images![i], random);
-        else {for (let k = 0, p = i * size; k < size; k++) {
-            values[o + k] = images[p + k];
-          }}
+        if (augment) augment(values, o, images[i], random);
+        else values.set(images[i], o);
         this.#labels[row] = data.labels[i];
       }
     }

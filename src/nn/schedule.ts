@@ -13,6 +13,17 @@ export const SCHEDULES = ["constant", "step", "cosine"] as const;
 /** A schedule name. */
 export type Schedule = typeof SCHEDULES[number];
 
+/** Where a run stands, as {@link learningRateAt} needs it. */
+export interface ScheduleProgress {
+  /** Optimizer steps taken so far. */
+  done: number;
+  /** Steps of the whole run. */
+  total: number;
+  stepsPerEpoch: number;
+  /** Epochs between halvings of the "step" schedule (default 2). */
+  stepEpochs?: number;
+}
+
 /**
  * The learning rate after `done` of `total` steps (an epoch is
  * `stepsPerEpoch` steps).
@@ -26,12 +37,7 @@ export type Schedule = typeof SCHEDULES[number];
 export function learningRateAt(
   schedule: Schedule,
   base: number,
-  { done, total, stepsPerEpoch, stepEpochs = 2 }: {
-    done: number;
-    total: number;
-    stepsPerEpoch: number;
-    stepEpochs?: number;
-  },
+  { done, total, stepsPerEpoch, stepEpochs = 2 }: ScheduleProgress,
 ): number {
   switch (schedule) {
     case "constant":

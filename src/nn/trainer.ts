@@ -12,11 +12,15 @@
  */
 
 import type { Cost } from "./cost.ts";
-import { type Dataset, imageSize } from "./dataset.ts";
+import { type Dataset, imageSize, imageViews } from "./dataset.ts";
 import { type Network, validateCost } from "./network.ts";
 import { Optimizer, type OptimizerOptions } from "./optimizer.ts";
 import type { Random } from "./random.ts";
-import { learningRateAt, type Schedule } from "./schedule.ts";
+import {
+  learningRateAt,
+  type Schedule,
+  type ScheduleProgress,
+} from "./schedule.ts";
 
 /**
  * Writes a randomly transformed copy of one image into `out` at `outOffset`
@@ -89,6 +93,7 @@ export class Trainer {
   #labels: Uint8Array;
   #lossSum = 0;
   #lossCount = 0;
+  #progress: ScheduleProgress = { done: 0, total: 0, stepsPerEpoch: 0 };
 
   /** Prepares a run; throws when the options cannot train this network. */
   constructor(network: Network, data: Dataset, options: TrainerOptions) {
@@ -168,21 +173,21 @@ export class Trainer {
     const batchSize = this.#labels.length;
     const start = this.batch * batchSize;
     const n = Math.min(batchSize, this.data.count - start);
+    const images = imageViews(this.data);
     for (let r = 0; r < n; r++) {
       const i = this.#order[start + r];
-      const image = this.data.images.subarray(i * size, (i + 1) * size);
-      if (augment) augment(this.#x, r * size, image, random);
-      else for (let k = 0; k < size; k++) this.#x[r * size + k] = image[k];
+      if (augment) augment(this.#x, r * size, images[i], random);
+      else this.#x.set(images[i], r * size);
       this.#labels[r] = this.data.labels[i];
     }
+    const progress = this.#progress; // reused: no object per step
+    progress.done = this.optimizer.steps;
+    progress.total = this.totalSteps;
+    progress.stepsPerEpoch = this.batchesPerEpoch;
     const learningRate = learningRateAt(
       this.options.schedule,
       this.options.learningRate,
-      {
-        done: this.optimizer.steps,
-        total: this.totalSteps,
-        stepsPerEpoch: this.batchesPerEpoch,
-      },
+      progress,
     );
     this.network.zeroGrads();
     const loss = this.network.backprop(

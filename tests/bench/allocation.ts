@@ -1,17 +1,19 @@
 /**
- * Checks that the training hot loop allocates nothing: after one warm-up
- * epoch, trains another and counts V8's garbage collections in between
- * (a scavenge runs every few MB allocated, so 0 GCs over 250 steps means
- * less than a few KB per step, i.e. nothing per batch beyond noise).
+ * Checks that the training hot loop allocates nothing, two ways:
  *
- * Usage: deno run --allow-read --allow-env --v8-flags=--trace-gc tests/bench/allocation.ts [trainer|parallel] [epochs]
+ * 1. Bytes per step: after a warm-up epoch, reads V8's used heap before and
+ *    after windows of 50 steps and prints the median growth per step over
+ *    the windows without a garbage collection (a collection shrinks the
+ *    heap; those windows are skipped). This is what the step allocates on
+ *    the main thread: 0 means nothing per batch (the `BatchResult` each call
+ *    returns is the one object, ~60 bytes).
+ * 2. With `--v8-flags=--trace-gc`: V8 prints every GC of the main isolate
+ *    with its time since start; the script prints when the measured epochs
+ *    start and end, so count the GC lines in between. Worker isolates count
+ *    time from their own start: compare the number of their GC lines for 2
+ *    and for 6 epochs (equal = no per-step garbage).
  *
- * Worker isolates count time from their own start: to check them, compare the
- * number of their GC lines for 2 and for 6 epochs (equal = no per-step garbage).
- *
- * Prints the times the second epoch starts and ends; V8 prints every GC of the
- * main isolate with its time since start (about the same origin): count those
- * in between.
+ * Usage: deno run --allow-read --allow-env [--v8-flags=--trace-gc] tests/bench/allocation.ts [trainer|parallel] [epochs]
  *
  * @module
  */
@@ -49,12 +51,26 @@ while (trainer.epoch === 0) trainer.trainBatch();
 console.log(
   `--- ${which}: second epoch starts at ${performance.now().toFixed(0)} ms`,
 );
+const WINDOW = 50;
+const perStep: number[] = [];
 let steps = 0;
 while (!trainer.done) {
-  trainer.trainBatch();
-  steps++;
+  const before = Deno.memoryUsage().heapUsed;
+  let k = 0;
+  for (; k < WINDOW && !trainer.done; k++) trainer.trainBatch();
+  const grown = Deno.memoryUsage().heapUsed - before;
+  if (k === WINDOW && grown >= 0) perStep.push(grown / WINDOW);
+  steps += k;
 }
 console.log(
   `--- ${which}: ${steps} steps done at ${performance.now().toFixed(0)} ms`,
+);
+perStep.sort((a, b) => a - b);
+console.log(
+  `--- ${which}: heap growth per step, median of ${perStep.length} windows of ${WINDOW} steps without a GC: ${
+    perStep.length ? perStep[perStep.length >> 1].toFixed(0) : "–"
+  } bytes (min ${perStep[0]?.toFixed(0) ?? "–"}, max ${
+    perStep.at(-1)?.toFixed(0) ?? "–"
+  })`,
 );
 if (trainer instanceof ParallelTrainer) trainer.close();

@@ -27,6 +27,7 @@ import {
   indexNonZeros,
   rowViews,
 } from "../../src/nn/kernels.ts";
+import { imageViews } from "../../src/nn/dataset.ts";
 import { createNetwork } from "../../src/nn/network.ts";
 import { createRandom, type Random } from "../../src/nn/random.ts";
 import * as seed from "./_seed_kernels.ts";
@@ -222,4 +223,30 @@ for (const density of [0.3, 0.5, 0.7]) {
   }, () => {
     network.forward(thousand, 1000);
   });
+}
+
+{
+  // Copying a shuffled batch of 32 digits (Float32 dataset → Float64 input),
+  // as Trainer and ParallelTrainer do each step.
+  const images = imageViews(train);
+  const x = new Float64Array(n * 784);
+  const order = Array.from({ length: n }, (_, r) => (r * 211) % train.count);
+  Deno.bench(
+    { name: "element loop", group: "gather a batch of 32", baseline: true },
+    () => {
+      for (let r = 0; r < n; r++) {
+        const p = order[r] * 784, o = r * 784;
+        for (let k = 0; k < 784; k++) x[o + k] = train.images[p + k];
+      }
+    },
+  );
+  Deno.bench(
+    {
+      name: "x.set(view) (Trainer, ParallelTrainer)",
+      group: "gather a batch of 32",
+    },
+    () => {
+      for (let r = 0; r < n; r++) x.set(images[order[r]], r * 784);
+    },
+  );
 }
