@@ -32,11 +32,22 @@ export function argmax(
 }
 
 /**
+ * What {@link evaluate} runs: a {@link Network}, or anything that infers
+ * like one (a ParallelPredictor, which splits each batch over threads).
+ */
+export interface BatchModel {
+  readonly inputSize: number;
+  readonly outputSize: number;
+  /** Outputs [n × outputSize] for the n rows of x, valid until the next call. */
+  forward(x: Float64Array, n: number, training?: boolean): Float64Array;
+}
+
+/**
  * Runs `network` over every example of `data` in batches and counts what it
  * gets right.
  */
 export function evaluate(
-  network: Network,
+  network: BatchModel,
   data: Dataset,
   batchSize = 100, // small batches keep a CNN's per-batch buffers (≈ 16 MB per conv layer) small
 ): Evaluation {

@@ -23,6 +23,7 @@ import {
 } from "../nn/network.ts";
 import { createRandom } from "../nn/random.ts";
 import { ParallelTrainer } from "../nn/parallel.ts";
+import { ParallelPredictor } from "../nn/parallel_predict.ts";
 import type { TrainerState } from "../nn/trainer.ts";
 import { createAugment, DEFAULT_AUGMENT } from "../data/augment.ts";
 import { addWritingStyles } from "../data/writing_styles.ts";
@@ -184,6 +185,7 @@ export async function runTraining(
     // Full-batch gradient descent sees every example each step: order is irrelevant.
     shuffle: !fullBatch,
   });
+  let predictor: ParallelPredictor | null = null;
   try {
     const threads: RunThreads = {
       workers: trainer.workers,
@@ -194,16 +196,39 @@ export async function runTraining(
         "this runtime has no Web Workers with SharedArrayBuffer";
     }
     options.onThreads?.(threads);
+    // The held-out evaluations use the same threads (each splits its batches).
+    predictor = trainer.parallel
+      ? await ParallelPredictor.create(network, {
+        workers: trainer.workers,
+        maxRows: EVALUATION_BATCH,
+      })
+      : null;
     return await trainAndMeasure(
       trainer,
       network,
       config,
       options,
       architecture,
+      predictor,
     );
   } finally {
     trainer.close();
+    predictor?.close();
   }
+}
+
+/** Rows per evaluation batch (evaluate's default: a CNN's buffers stay small). */
+const EVALUATION_BATCH = 100;
+
+/** Accuracy and confusion of `network` on `data`, on the predictor's threads when there is one. */
+function measure(
+  network: Network,
+  data: Dataset,
+  predictor: ParallelPredictor | null,
+): Evaluation {
+  if (!predictor) return evaluate(network, data, EVALUATION_BATCH);
+  predictor.syncWeights();
+  return evaluate(predictor, data, EVALUATION_BATCH);
 }
 
 /** The batch loop, the per-epoch evaluations and the measurement of the stored weights. */
@@ -213,6 +238,7 @@ async function trainAndMeasure(
   config: TrainConfig,
   options: RunOptions,
   architecture: Architecture,
+  predictor: ParallelPredictor | null,
 ): Promise<RunResult> {
   const { data, now, onBatch, onEpoch, signal } = options;
   const evaluateEvery = options.evaluateEvery ?? 1;
@@ -263,7 +289,7 @@ async function trainAndMeasure(
       const record: EpochRecord = {
         epoch,
         loss: trainer.epochLoss,
-        testAccuracy: evaluate(network, data.test).accuracy,
+        testAccuracy: measure(network, data.test, predictor).accuracy,
         trainMs: epochMs,
       };
       epochs.push(record);
@@ -274,7 +300,7 @@ async function trainAndMeasure(
   }
   // The model file stores float32: measure exactly what will be served.
   roundParamsToFloat32(network);
-  const evaluation = evaluate(network, data.test);
+  const evaluation = measure(network, data.test, predictor);
   const model: Model = {
     id: options.id,
     createdAt: options.createdAt,

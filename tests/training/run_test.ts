@@ -134,6 +134,12 @@ Deno.test("runTraining() with workers: 2 where Workers are missing computes the 
       options({ onThreads: (t) => seen.push(t) }),
     );
     assertEquals(bitsOf(single.model.weights), bitsOf(parallel.model.weights));
+    // The parallel run measured on its ParallelPredictor's threads: same figures.
+    assertEquals(single.evaluation, parallel.evaluation);
+    assertEquals(
+      single.model.metrics.epochs.map((e) => e.testAccuracy),
+      parallel.model.metrics.epochs.map((e) => e.testAccuracy),
+    );
   } finally {
     globalThis.Worker = worker;
   }
