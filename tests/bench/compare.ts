@@ -2,17 +2,22 @@
  * Side-by-side speed of our pure-TS network and TensorFlow.js on the seed
  * notebook's configuration, in one process on the same data:
  * 784-128-64-10, sigmoid, MSE, plain SGD, batch 32, one epoch of the 8,000
- * training digits; then inference of one digit and of 1,000 digits.
+ * training digits; then inference of one digit and of 1,000 digits (the
+ * latter also split over threads by ParallelPredictor, `--workers` of them).
  *
  * Usage:
  *   deno task bench                                  # kernels (deno bench), then this
  *   deno run --allow-read --allow-env --allow-sys --v8-flags=--expose-gc tests/bench/compare.ts [--runs 5] [--hidden 128]
- *       [--workers 2] [--no-tf-cpu] [--json]
+ *       [--epochs 2] [--workers 2] [--no-tf-cpu] [--json]
  *
- * Each implementation trains `--runs` fresh networks (runs interleaved, so
- * drift in machine load hits every row alike) and reports the median and the
- * spread (min–max) of wall time, the CPU time of the process, and the ratio
- * to our single-thread time. TF.js `wasm` is the `@tensorflow/tfjs-backend-wasm`
+ * Each implementation trains `--runs` fresh networks for `--epochs` epochs
+ * (default 2; runs interleaved, so drift in machine load hits every row
+ * alike) and reports, for the first epoch (cold: JIT compilation, worker
+ * start-up, TF's first-call setup) and for the last one (warm: what every
+ * further epoch of a training run costs), the median and spread (min–max)
+ * of wall time, the CPU time of the process, and the ratio to our
+ * single-thread time. The summary line compares TF.js wasm with our fastest
+ * row on the warm epoch. TF.js `wasm` is the `@tensorflow/tfjs-backend-wasm`
  * build for this platform (SIMD, single thread under Deno), loaded from the
  * package's own directory in Deno's npm cache via `setWasmPaths`.
  *
@@ -31,18 +36,19 @@ import type { Dataset } from "../../src/nn/dataset.ts";
 import { predictProbabilities } from "../../src/nn/metrics.ts";
 import { createNetwork, type Network } from "../../src/nn/network.ts";
 import { coreCount, ParallelTrainer } from "../../src/nn/parallel.ts";
+import { ParallelPredictor } from "../../src/nn/parallel_predict.ts";
 import { createRandom } from "../../src/nn/random.ts";
 import { Trainer } from "../../src/nn/trainer.ts";
 
 const args = parseArgs(Deno.args, {
-  string: ["runs", "hidden", "workers", "lr"],
+  string: ["runs", "hidden", "workers", "lr", "epochs"],
   boolean: ["tf-cpu", "json", "help"],
-  default: { runs: "5", hidden: "128", "tf-cpu": true, lr: "2" },
+  default: { runs: "5", hidden: "128", "tf-cpu": true, lr: "2", epochs: "2" },
   negatable: ["tf-cpu"],
 });
 if (args.help) {
   console.log(
-    "Usage: tests/bench/compare.ts [--runs 5] [--hidden 128] [--workers N] [--lr 2] [--no-tf-cpu] [--json]",
+    "Usage: tests/bench/compare.ts [--runs 5] [--hidden 128] [--epochs 2] [--workers N] [--lr 2] [--no-tf-cpu] [--json]",
   );
   Deno.exit(0);
 }
@@ -50,6 +56,19 @@ const RUNS = Number(args.runs);
 const HIDDEN = Number(args.hidden);
 const WORKERS = Number(args.workers ?? Math.min(2, coreCount()));
 const LR = Number(args.lr);
+const EPOCHS = Number(args.epochs);
+for (
+  const [flag, value, min] of [["runs", RUNS, 1], ["hidden", HIDDEN, 1], [
+    "epochs",
+    EPOCHS,
+    1,
+  ], ["workers", WORKERS, 1]] as const
+) {
+  if (!Number.isInteger(value) || value < min) {
+    console.error(`--${flag} must be an integer ≥ ${min}: got ${args[flag]}`);
+    Deno.exit(2);
+  }
+}
 const BATCH = 32;
 
 const { train, test } = loadMnistSplit();
@@ -73,11 +92,19 @@ interface Sample {
  */
 const collectGarbage = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
-async function timed(f: () => void | Promise<void>): Promise<Sample> {
-  collectGarbage();
-  const c0 = cpuMs(), t0 = performance.now();
-  await f();
-  return { wallMs: performance.now() - t0, cpuMs: cpuMs() - c0 };
+/** Times consecutive epochs: call `begin()` as one starts and `end()` as it ends. */
+class EpochClock {
+  readonly epochs: Sample[] = [];
+  #wall = 0;
+  #cpu = 0;
+  begin(): void {
+    this.#cpu = cpuMs();
+    this.#wall = performance.now();
+  }
+  end(): void {
+    const wallMs = performance.now() - this.#wall;
+    this.epochs.push({ wallMs, cpuMs: cpuMs() - this.#cpu });
+  }
 }
 
 function median(xs: number[]): number {
@@ -122,30 +149,32 @@ function trainerOptions(random: ReturnType<typeof createRandom>) {
     optimizer: { kind: "sgd" as const },
     learningRate: LR,
     schedule: "constant" as const,
-    epochs: 1,
+    epochs: EPOCHS,
     batchSize: BATCH,
     random,
   };
 }
 
-async function ourEpoch(seed: number, workers: number): Promise<Sample> {
+/** Trains a fresh network for EPOCHS epochs; the time of each (workers 0 = Trainer). */
+async function ourEpochs(seed: number, workers: number): Promise<Sample[]> {
   const { network, random } = ourNetwork(seed);
-  if (workers === 0) {
-    const trainer = new Trainer(network, train, trainerOptions(random));
-    return timed(() => {
-      while (!trainer.done) trainer.trainBatch();
+  const trainer = workers === 0
+    ? new Trainer(network, train, trainerOptions(random))
+    : await ParallelTrainer.create(network, train, {
+      ...trainerOptions(random),
+      workers,
     });
-  }
-  const trainer = await ParallelTrainer.create(network, train, {
-    ...trainerOptions(random),
-    workers,
-  });
+  const clock = new EpochClock();
   try {
-    return await timed(() => {
-      while (!trainer.done) trainer.trainBatch();
-    });
+    collectGarbage();
+    while (!trainer.done) {
+      clock.begin();
+      while (!trainer.trainBatch().epochEnded);
+      clock.end();
+    }
+    return clock.epochs;
   } finally {
-    trainer.close();
+    if (trainer instanceof ParallelTrainer) trainer.close();
   }
 }
 
@@ -177,22 +206,28 @@ function tfModel(): tf.Sequential {
   return model;
 }
 
-async function tfEpoch(backend: string): Promise<Sample> {
+/** Trains a fresh TF.js model for EPOCHS epochs; the time of each. */
+async function tfEpochs(backend: string): Promise<Sample[]> {
   await tf.setBackend(backend);
   await tf.ready();
   const xs = tf.tensor2d(train.images, [train.count, 784]);
   const ys = tf.oneHot(tf.tensor1d(train.labels, "int32"), 10).toFloat();
   const model = tfModel();
+  const clock = new EpochClock();
   try {
-    return await timed(async () => {
-      await model.fit(xs, ys, {
-        batchSize: BATCH,
-        epochs: 1,
-        shuffle: true,
-        verbose: 0,
-        yieldEvery: "never",
-      });
+    collectGarbage();
+    await model.fit(xs, ys, {
+      batchSize: BATCH,
+      epochs: EPOCHS,
+      shuffle: true,
+      verbose: 0,
+      yieldEvery: "never",
+      callbacks: {
+        onEpochBegin: () => Promise.resolve(clock.begin()),
+        onEpochEnd: () => Promise.resolve(clock.end()),
+      },
     });
+    return clock.epochs;
   } finally {
     xs.dispose();
     ys.dispose();
@@ -204,6 +239,9 @@ async function tfEpoch(backend: string): Promise<Sample> {
 
 type Row = {
   name: string;
+  /** The first epoch of each run. */
+  cold: Sample[];
+  /** The last epoch of each run. */
   epochs: Sample[];
   predictOneUs: number[];
   predictBatchMs: number[];
@@ -213,7 +251,9 @@ const rows: Row[] = [];
 function row(name: string): Row {
   let r = rows.find((x) => x.name === name);
   if (!r) {
-    rows.push(r = { name, epochs: [], predictOneUs: [], predictBatchMs: [] });
+    rows.push(
+      r = { name, cold: [], epochs: [], predictOneUs: [], predictBatchMs: [] },
+    );
   }
   return r;
 }
@@ -224,19 +264,30 @@ const PARALLEL = `ours, ParallelTrainer, ${WORKERS} workers`;
 const backends = ["wasm", ...(args["tf-cpu"] ? ["cpu"] : [])];
 
 console.error(
-  `Comparing on ${train.count} digits, 784-${HIDDEN}-64-10 sigmoid, MSE, SGD, batch ${BATCH}, ${RUNS} runs` +
+  `Comparing on ${train.count} digits, 784-${HIDDEN}-64-10 sigmoid, MSE, SGD, batch ${BATCH}, ${RUNS} runs of ${EPOCHS} epochs (first/last epoch ms)` +
     ` (${coreCount()} cores, load ${loadAverage()})`,
 );
+/** Files a run's epochs under its row: the first as cold, the last as warm. */
+function record(name: string, epochs: Sample[]): void {
+  const r = row(name);
+  r.cold.push(epochs[0]);
+  r.epochs.push(epochs[epochs.length - 1]);
+}
+
 for (let run = 0; run < RUNS; run++) {
-  row(OURS).epochs.push(await ourEpoch(run + 1, 0));
-  row(FUSED).epochs.push(await ourEpoch(run + 1, 1));
-  if (WORKERS > 1) row(PARALLEL).epochs.push(await ourEpoch(run + 1, WORKERS));
+  record(OURS, await ourEpochs(run + 1, 0));
+  record(FUSED, await ourEpochs(run + 1, 1));
+  if (WORKERS > 1) record(PARALLEL, await ourEpochs(run + 1, WORKERS));
   for (const backend of backends) {
-    row(`TF.js ${backend}`).epochs.push(await tfEpoch(backend));
+    record(`TF.js ${backend}`, await tfEpochs(backend));
   }
   console.error(
     `run ${run + 1}/${RUNS}: ` +
-      rows.map((r) => `${r.name} ${r.epochs[run].wallMs.toFixed(0)} ms`).join(
+      rows.map((r) =>
+        `${r.name} ${r.cold[run].wallMs.toFixed(0)}/${
+          r.epochs[run].wallMs.toFixed(0)
+        } ms`
+      ).join(
         ", ",
       ),
   );
@@ -261,6 +312,20 @@ for (let run = 0; run < RUNS; run++) {
     RUNS,
   )
     .map((us) => us / 1000);
+  const predictor = await ParallelPredictor.create(network, {
+    workers: WORKERS,
+    maxRows: 1000,
+  });
+  try {
+    row(
+      predictor.parallel
+        ? `ours, ParallelPredictor, ${WORKERS} threads`
+        : "ours, ParallelPredictor (workers unavailable: 1 thread)",
+    ).predictBatchMs = latency(() => predictor.predict(x1000, 1000), 20, RUNS)
+      .map((us) => us / 1000);
+  } finally {
+    predictor.close();
+  }
   for (const backend of backends) {
     await tf.setBackend(backend);
     await tf.ready();
@@ -301,32 +366,50 @@ const fmt = (xs: number[], digits = 0) =>
 const ratio = (xs: number[], b: number) =>
   xs.length ? `${(median(xs) / b).toFixed(1)}×` : "–";
 
+const wasm = row("TF.js wasm").epochs.map((s) => s.wallMs);
+const fastest = rows.filter((r) => r.name.startsWith("ours") && r.epochs.length)
+  .reduce((a, b) =>
+    median(a.epochs.map((s) => s.wallMs)) <=
+        median(b.epochs.map((s) => s.wallMs))
+      ? a
+      : b
+  );
+const fastestMs = median(fastest.epochs.map((s) => s.wallMs));
+
 if (args.json) {
   console.log(
     JSON.stringify(
-      { runs: RUNS, hidden: HIDDEN, workers: WORKERS, rows },
+      { runs: RUNS, epochs: EPOCHS, hidden: HIDDEN, workers: WORKERS, rows },
       null,
       1,
     ),
   );
 } else {
   console.log(
-    `\n784-${HIDDEN}-64-10 sigmoid/MSE/SGD, batch ${BATCH}, ${train.count} digits; median (min–max) of ${RUNS} runs; ratio = time / ours, Trainer\n`,
+    `\n784-${HIDDEN}-64-10 sigmoid/MSE/SGD, batch ${BATCH}, ${train.count} digits; median (min–max) of ${RUNS} runs; ` +
+      `cold = epoch 1 of a fresh network, warm = epoch ${EPOCHS}; ratio = time / ours, Trainer\n`,
   );
   console.log(
-    "| implementation | epoch wall ms | epoch CPU ms | epoch ratio | predict 1 µs | ratio | predict 1,000 ms | ratio |",
+    "| implementation | cold epoch ms | warm epoch wall ms | warm CPU ms | warm ratio | predict 1 µs | ratio | predict 1,000 ms | ratio |",
   );
-  console.log("|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|");
   for (const r of rows) {
     const wall = r.epochs.map((s) => s.wallMs);
     console.log(
-      `| ${r.name} | ${fmt(wall)} | ${fmt(r.epochs.map((s) => s.cpuMs))} | ${
-        ratio(wall, base)
-      } | ${fmt(r.predictOneUs, 1)} | ${ratio(r.predictOneUs, baseOne)} | ${
-        fmt(r.predictBatchMs, 1)
-      } | ${ratio(r.predictBatchMs, baseBatch)} |`,
+      `| ${r.name} | ${fmt(r.cold.map((s) => s.wallMs))} | ${fmt(wall)} | ${
+        fmt(r.epochs.map((s) => s.cpuMs))
+      } | ${ratio(wall, base)} | ${fmt(r.predictOneUs, 1)} | ${
+        ratio(r.predictOneUs, baseOne)
+      } | ${fmt(r.predictBatchMs, 1)} | ${
+        ratio(r.predictBatchMs, baseBatch)
+      } |`,
     );
   }
+  console.log(
+    `\nwarm epoch, TF.js wasm ÷ ${fastest.name}: ${
+      (median(wasm) / fastestMs).toFixed(1)
+    }× (medians ${median(wasm).toFixed(0)} / ${fastestMs.toFixed(0)} ms)`,
+  );
   const memory = (() => {
     try {
       const kb = Deno.readTextFileSync("/proc/self/status").match(
