@@ -132,6 +132,23 @@ export class DenseLayer implements Layer {
     return this.#a;
   }
 
+  /**
+   * After {@link DenseLayer.backward}: sets out[i] to 1 where input i was
+   * non-zero in some row of the batch, else 0. Row i of dC/dw (x_i · dC/dz)
+   * got nothing from this batch where out[i] is 0. Dense inputs (the tiled
+   * kernels) mark every input.
+   */
+  inputActivity(out: Uint8Array): void {
+    if (!this.#isSparse) {
+      out.fill(1, 0, this.nIn);
+      return;
+    }
+    const colStart = this.#sparse.colStart;
+    for (let i = 0; i < this.nIn; i++) {
+      out[i] = colStart[i + 1] > colStart[i] ? 1 : 0;
+    }
+  }
+
   backward(
     dA: Float64Array,
     n: number,

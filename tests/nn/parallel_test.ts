@@ -332,3 +332,51 @@ Deno.test("ParallelTrainer.setState() rejects a state of another shape", async (
   state.params.pop();
   assertThrows(() => trainer.setState(state), TypeError, "does not match");
 });
+
+/** 20 inputs: 0–4 always 0, 5–9 rarely non-zero, 10–19 often: whole rows of the first w get no gradient. */
+function deadInputs(count: number): Dataset {
+  const r = createRandom(9);
+  const images = new Float32Array(count * 20);
+  for (let k = 0; k < count; k++) {
+    for (let i = 5; i < 20; i++) {
+      const p = i < 10 ? 0.05 : 0.6;
+      images[k * 20 + i] = r() < p ? r() : 0;
+    }
+  }
+  const labels = Uint8Array.from({ length: count }, (_, k) => k % 4);
+  return { images, labels, count, shape: [20] };
+}
+
+for (
+  const optimizer of [{ kind: "sgd" }, {
+    kind: "sgd",
+    weightDecay: 0.1,
+  }] as OptimizerOptions[]
+) {
+  Deno.test(`ParallelTrainer skips the first layer's untouched rows without changing a bit (${JSON.stringify(optimizer)})`, async () => {
+    const dead = deadInputs(61);
+    const plain = setup(5, MLP, { optimizer });
+    const initial = plain.network.params[0].slice();
+    const expected = trainAll(new Trainer(plain.network, dead, plain.options));
+    const { network, losses } = await parallelRun(
+      5,
+      { optimizer, workers: 1 },
+      MLP,
+      dead,
+    );
+    assertEquals(losses, expected);
+    assertEquals(network.params, plain.network.params);
+    // Rows 0–4 of w (inputs that are always 0): untouched without decay, decayed with it.
+    const rows = network.params[0].subarray(0, 5 * 9);
+    if (optimizer.weightDecay) assertNotEquals(rows, initial.subarray(0, 45));
+    else assertEquals(rows, initial.subarray(0, 45));
+    const threads = await parallelRun(5, { optimizer, workers: 2 }, MLP, dead);
+    const single = await parallelRun(
+      5,
+      { optimizer, workers: 2, mode: "single-thread" },
+      MLP,
+      dead,
+    );
+    assertEquals(threads.network.params, single.network.params);
+  });
+}
