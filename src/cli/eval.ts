@@ -26,6 +26,9 @@
  *   pen inBox image  the inBox canvas drawn with a fixed 18 px pen and sent
  *                  as a picture (src/image/preprocess.ts, the upload path)
  *
+ * Batches run on every core (up to 4) through ParallelPredictor, with the
+ * same outputs as one thread.
+ *
  * Exit codes: 0 done, 1 no model / unreadable file, 2 bad flags.
  *
  * @module
@@ -35,9 +38,11 @@ import { parseArgs } from "@std/cli";
 import { bold, dim, setColorEnabled } from "@std/fmt/colors";
 import { fromFileUrl } from "@std/path";
 import type { Dataset } from "../nn/dataset.ts";
-import { argmax } from "../nn/metrics.ts";
+import { argmax, type BatchModel } from "../nn/metrics.ts";
 import { decodeModel, type Model, networkFromModel } from "../nn/model_file.ts";
-import type { Network } from "../nn/network.ts";
+import { coreCount } from "../nn/parallel.ts";
+import { ParallelPredictor } from "../nn/parallel_predict.ts";
+import { autoWorkers } from "../training/config.ts";
 import {
   parsePenDigits,
   type PenDatasetOptions,
@@ -129,7 +134,7 @@ export function parseEvalArgs(args: string[]): EvalCommand {
  */
 export function measure(
   name: string,
-  network: Network,
+  network: BatchModel,
   data: Dataset,
   writers?: ArrayLike<number>,
 ): DatasetResult {
@@ -179,7 +184,7 @@ export function measure(
 }
 
 /** The most probable digit for every image of `data`, in batches of 500. */
-function predictAll(network: Network, data: Dataset): Uint8Array {
+function predictAll(network: BatchModel, data: Dataset): Uint8Array {
   const size = network.inputSize;
   if (data.images.length !== data.count * size) {
     throw new TypeError(
@@ -324,7 +329,6 @@ export async function main(args: string[]): Promise<number> {
     console.log(await usageOf(import.meta.url));
     return 0;
   }
-  const log = command.json ? console.error : console.log;
   let model: Model,
     source: string,
     pen: Awaited<ReturnType<typeof loadPenDigits>>;
@@ -335,7 +339,27 @@ export async function main(args: string[]): Promise<number> {
     console.error(`error: ${(e as Error).message}`);
     return 1;
   }
-  const network = networkFromModel(model);
+  // Every core (up to 4) shares each batch; the outputs equal one thread's.
+  const predictor = await ParallelPredictor.create(networkFromModel(model), {
+    workers: autoWorkers(coreCount()),
+    maxRows: 500,
+  });
+  try {
+    return await report(command, model, source, pen, predictor);
+  } finally {
+    predictor.close();
+  }
+}
+
+/** Measures the model on every set and prints (or writes as JSON) the results. */
+async function report(
+  command: EvalCommand,
+  model: Model,
+  source: string,
+  pen: Awaited<ReturnType<typeof loadPenDigits>>,
+  network: ParallelPredictor,
+): Promise<number> {
+  const log = command.json ? console.error : console.log;
   log(bold("ziffer eval"));
   log(
     dim("model ") +
