@@ -19,7 +19,10 @@ export interface Dataset {
 
 /** The values in one image of `data`. */
 export function imageSize(data: Dataset): number {
-  return data.shape.reduce((s, d) => s * d, 1);
+  // A loop, not reduce(): trainers call this every step, and the callback would be garbage.
+  let size = 1;
+  for (let k = 0; k < data.shape.length; k++) size *= data.shape[k];
+  return size;
 }
 
 const viewCache = new WeakMap<Float32Array, Float32Array[]>();

@@ -225,7 +225,7 @@ function shareDataset(data: Dataset): SharedDataset {
 }
 
 /** The first row of shard t when a batch of n rows is split W ways; shard t ends where t + 1 starts. */
-function shardStart(n: number, workers: number, t: number): number {
+export function shardStart(n: number, workers: number, t: number): number {
   return Math.floor((t * n) / workers);
 }
 
@@ -765,6 +765,8 @@ export class ParallelTrainer {
   #order: Uint32Array;
   /** True when the shards gather their own rows (see {@link SharedBuffers.dataset}). */
   #sharedData: boolean;
+  /** One view per training image, for copying batches on this thread. */
+  #images: Float32Array[];
   #batchSize: number;
   #lossSum = 0;
   #lossCount = 0;
@@ -797,6 +799,7 @@ export class ParallelTrainer {
     this.#batchSize = Math.min(options.batchSize, data.count);
     this.batchesPerEpoch = Math.ceil(data.count / this.#batchSize);
     this.#sharedData = buffers.dataset !== undefined;
+    this.#images = imageViews(data);
     this.#order = buffers.dataset
       ? new Uint32Array(buffers.dataset.order)
       : new Uint32Array(data.count);
@@ -1002,7 +1005,7 @@ export class ParallelTrainer {
     const { data } = this;
     const { augment, random } = this.options;
     const { workers: W, shardRows, inputSize: size, x } = this.#layout;
-    const values = this.#values, images = imageViews(data);
+    const values = this.#values, images = this.#images;
     for (let t = 0; t < W; t++) {
       const s = shardStart(n, W, t), e = shardStart(n, W, t + 1);
       for (let r = s; r < e; r++) {

@@ -35,6 +35,7 @@ import {
   arrive,
   awaitAtLeast,
   canSleepHere,
+  shardStart,
   startWorkers,
   workersAvailable,
   type WorkerScope,
@@ -67,11 +68,6 @@ export interface PredictWorkerInit {
   /** Float64 [maxRows × outputSize]. */
   output: SharedArrayBuffer;
   control: SharedArrayBuffer;
-}
-
-/** The first row of thread t when n rows are split W ways; thread t ends where t + 1 starts. */
-function rowStart(n: number, workers: number, t: number): number {
-  return Math.floor((t * n) / workers);
 }
 
 /** Copies the flat parameter array into the network's own arrays. */
@@ -132,8 +128,8 @@ export function runPredictWorker(
         network,
         input,
         output,
-        rowStart(n, W, init.index),
-        rowStart(n, W, init.index + 1),
+        shardStart(n, W, init.index),
+        shardStart(n, W, init.index + 1),
       );
     } catch (error) {
       Atomics.store(control, FAILED, init.index + 1);
@@ -331,7 +327,7 @@ export class ParallelPredictor {
       forwardRows(this.network, x, this.#output, 0, n);
       return this.#output.subarray(0, n * outputSize);
     }
-    const own = rowStart(n, W, 1);
+    const own = shardStart(n, W, 1);
     const control = this.#control;
     this.#input.set(
       x.subarray(own * inputSize, n * inputSize),

@@ -94,6 +94,8 @@ export class Trainer {
   #lossSum = 0;
   #lossCount = 0;
   #progress: ScheduleProgress = { done: 0, total: 0, stepsPerEpoch: 0 };
+  /** One view per training image, for copying batches. */
+  #images: Float32Array[];
 
   /** Prepares a run; throws when the options cannot train this network. */
   constructor(network: Network, data: Dataset, options: TrainerOptions) {
@@ -139,6 +141,7 @@ export class Trainer {
     for (let i = 0; i < data.count; i++) this.#order[i] = i;
     this.#x = new Float64Array(batchSize * network.inputSize);
     this.#labels = new Uint8Array(batchSize);
+    this.#images = imageViews(data);
   }
 
   /** True once every epoch has been trained. */
@@ -173,7 +176,7 @@ export class Trainer {
     const batchSize = this.#labels.length;
     const start = this.batch * batchSize;
     const n = Math.min(batchSize, this.data.count - start);
-    const images = imageViews(this.data);
+    const images = this.#images;
     for (let r = 0; r < n; r++) {
       const i = this.#order[start + r];
       if (augment) augment(this.#x, r * size, images[i], random);

@@ -1,12 +1,15 @@
 /**
  * How one epoch grows with the hidden width and the worker count:
  * 784-H-64-10 sigmoid, MSE, SGD on the 8,000 training digits, for
- * H ∈ --widths and W ∈ --workers, at batch sizes --batches. Runs are
- * interleaved; the table shows median (min–max) wall ms and the speed-up of
- * each worker count over 1 worker.
+ * H ∈ --widths and W ∈ --workers, at batch sizes --batches. Each run trains
+ * a fresh network for --epochs epochs (default 2) and times the last one:
+ * the warm epoch, after JIT compilation and worker start-up, as every epoch
+ * of a training run but its first. Runs are interleaved; the table shows
+ * median (min–max) wall ms and the speed-up of each worker count over 1
+ * worker.
  *
  * Usage: deno run --allow-read --allow-env --allow-sys tests/bench/scaling.ts
- *          [--runs 3] [--widths 128,256,512] [--workers 1,2] [--batches 32]
+ *          [--runs 3] [--widths 128,256,512] [--workers 1,2] [--batches 32] [--epochs 2]
  *
  * @module
  */
@@ -19,10 +22,21 @@ import { ParallelTrainer } from "../../src/nn/parallel.ts";
 import { createRandom } from "../../src/nn/random.ts";
 
 const args = parseArgs(Deno.args, {
-  string: ["runs", "widths", "workers", "batches"],
-  default: { runs: "3", widths: "128,256,512", workers: "1,2", batches: "32" },
+  string: ["runs", "widths", "workers", "batches", "epochs"],
+  default: {
+    runs: "3",
+    widths: "128,256,512",
+    workers: "1,2",
+    batches: "32",
+    epochs: "2",
+  },
 });
 const RUNS = Number(args.runs);
+const EPOCHS = Number(args.epochs);
+if (!(Number.isInteger(EPOCHS) && EPOCHS >= 1)) {
+  console.error(`--epochs must be an integer ≥ 1: got ${args.epochs}`);
+  Deno.exit(2);
+}
 const list = (s: string) => s.split(",").map(Number);
 const widths = list(args.widths),
   workerCounts = list(args.workers),
@@ -49,11 +63,12 @@ async function epoch(
     optimizer: { kind: "sgd" },
     learningRate: 2,
     schedule: "constant",
-    epochs: 1,
+    epochs: EPOCHS,
     batchSize,
     random,
     workers,
   });
+  while (trainer.epoch < EPOCHS - 1) trainer.trainBatch(); // warm-up, untimed
   const c0 = process.cpuUsage(), t0 = performance.now();
   while (!trainer.done) trainer.trainBatch();
   const wall = performance.now() - t0, c = process.cpuUsage(c0);
@@ -87,7 +102,7 @@ const fmt = (xs: number[]) =>
     Math.max(...xs).toFixed(0)
   })`;
 console.log(
-  `\nOne epoch of 784-H-64-10 on ${train.count} digits, wall ms, median (min–max) of ${RUNS}; load ${loadAverage()}\n`,
+  `\nEpoch ${EPOCHS} of 784-H-64-10 on ${train.count} digits, wall ms, median (min–max) of ${RUNS}; load ${loadAverage()}\n`,
 );
 console.log(
   `| batch | hidden H | ${
