@@ -30,7 +30,7 @@ const viewCache = new WeakMap<Float32Array, Float32Array[]>();
 /**
  * One view per image of `data` (built once per images array, then reused).
  * Trainers copy batches with `x.set(views[i], offset)`: one native
- * Float32 → Float64 conversion per row, 2.3× faster than an element loop
+ * Float32 → Float64 conversion per row, 2.0–2.3× faster than an element loop
  * ("gather a batch of 32" in tests/bench/kernels_bench.ts: 14 vs 33 µs),
  * and no view allocated per step (`Trainer` used to make one per row).
  */
