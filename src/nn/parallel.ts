@@ -225,7 +225,7 @@ function shareDataset(data: Dataset): SharedDataset {
 }
 
 /** The first row of shard t when a batch of n rows is split W ways; shard t ends where t + 1 starts. */
-export function shardStart(n: number, workers: number, t: number): number {
+function shardStart(n: number, workers: number, t: number): number {
   return Math.floor((t * n) / workers);
 }
 

@@ -1,31 +1,37 @@
 /**
- * Batch inference on every core: the rows of a batch are split over W
- * threads (the caller's plus W − 1 Web Workers); each runs its rows forward
- * through its own copy of the network and writes its outputs into one
- * SharedArrayBuffer.
+ * Batch inference on every core: a batch is cut into chunks of rows (about
+ * 16, their size set by the batch size alone), and W threads (the caller's
+ * plus W − 1 Web Workers) claim chunks one at a time from a shared counter,
+ * each running its chunks forward through its own copy of the network into
+ * one SharedArrayBuffer. Claiming instead of splitting in halves keeps both
+ * cores busy when one runs slower for a while (on this 2-core VM, each core's
+ * speed drops to ~55% for stretches of 100 ms or more, independently of the
+ * other: see the README).
  *
- * A row's output depends only on that row: every kernel sums a row's terms
- * in an order set by the row itself. The one exception is the choice between
- * a dense layer's sparse and tiled kernel, made per batch from how many
- * inputs are zero; when a thread's rows pick differently from the whole
- * batch, that layer's sums are grouped differently and agree to rounding
- * (~1e-16 relative) instead of bit for bit. For MNIST-like images through
- * sigmoid layers every thread picks like the whole batch, and the outputs
- * equal `network.forward(x, n)` exactly (tested).
+ * A row's output depends only on that row and its chunk: every kernel sums a
+ * row's terms in an order set by the row itself, except that a dense layer
+ * picks its sparse or tiled kernel per forward call from how many inputs are
+ * zero. Chunks are the same whatever the thread count, so the outputs are the
+ * same for every W, on workers or not. They equal `network.forward(x, n)` on
+ * the whole batch bit for bit when each chunk picks the kernels the whole
+ * batch picks, as MNIST-like images through sigmoid layers do (tested);
+ * otherwise that layer's sums are grouped differently and agree to rounding
+ * (~1e-16 relative).
  *
- * One call, on thread t:
+ * One call:
  *
- *   1. thread 0 copies the rows of threads ≥ 1 into the shared input and
- *      bumps GEN (after {@link ParallelPredictor.syncWeights}, also VERSION)
- *   2. every thread runs its rows forward into the shared output (a worker
- *      first reloads the weights when VERSION moved)
- *   3. barrier: every row is done; thread 0 returns the outputs
+ *   1. thread 0 copies the batch into the shared input, resets the chunk
+ *      counter and bumps GEN (after {@link ParallelPredictor.syncWeights},
+ *      also VERSION)
+ *   2. every thread claims chunks and runs them forward into the shared
+ *      output (a worker first reloads the weights when VERSION moved)
+ *   3. barrier: every chunk is done; thread 0 returns the outputs
  *
  * The barrier is the trainer's (parallel.ts): a counter in an Int32Array,
  * polled, then slept on with Atomics.wait.
  *
  * Where Web Workers or SharedArrayBuffer are missing (or fail to start), the
- * calling thread computes every row, with the same results.
+ * calling thread computes every chunk, with the same results.
  *
  * @module
  */
@@ -35,7 +41,6 @@ import {
   arrive,
   awaitAtLeast,
   canSleepHere,
-  shardStart,
   startWorkers,
   workersAvailable,
   type WorkerScope,
@@ -48,7 +53,37 @@ const ROWS = 2; // n, the rows of the current call
 const STOP = 3; // 1 when the workers should end
 const FAILED = 4; // 1 + index of a worker that threw, or 0
 const VERSION = 5; // bumped when the shared weights change
-const CONTROL_SIZE = 6;
+const NEXT = 6; // the next unclaimed chunk of the current call
+const CONTROL_SIZE = 7;
+
+/** A batch is cut into about this many chunks, which the threads claim one at a time. */
+const CHUNKS_PER_BATCH = 16;
+/** Fewer rows than this are not worth a chunk of their own. */
+const MIN_CHUNK_ROWS = 16;
+
+/** Rows per chunk of an n-row batch: set by n alone, so the outputs do not depend on W. */
+function chunkRows(n: number): number {
+  return Math.max(MIN_CHUNK_ROWS, Math.ceil(n / CHUNKS_PER_BATCH));
+}
+
+/**
+ * Claims chunks of the n rows of `input` (Atomics.add on control[NEXT]) and
+ * runs each forward into `output`, until none is left.
+ */
+function runChunks(
+  network: Network,
+  input: Float64Array,
+  output: Float64Array,
+  control: Int32Array,
+  n: number,
+): void {
+  const rows = chunkRows(n), chunks = Math.ceil(n / rows);
+  for (;;) {
+    const c = Atomics.add(control, NEXT, 1);
+    if (c >= chunks) return;
+    forwardRows(network, input, output, c * rows, Math.min(n, (c + 1) * rows));
+  }
+}
 
 /** The most threads a predictor runs. */
 export const MAX_PREDICT_WORKERS = 64;
@@ -124,13 +159,7 @@ export function runPredictWorker(
         loadParams(network, params);
         version = wanted;
       }
-      forwardRows(
-        network,
-        input,
-        output,
-        shardStart(n, W, init.index),
-        shardStart(n, W, init.index + 1),
-      );
+      runChunks(network, input, output, control, n);
     } catch (error) {
       Atomics.store(control, FAILED, init.index + 1);
       scope.postMessage({ error: String(error), index: init.index });
@@ -323,23 +352,21 @@ export class ParallelPredictor {
       );
     }
     const W = this.workers;
+    const control = this.#control;
+    Atomics.store(control, NEXT, 0);
     if (!this.parallel) {
-      forwardRows(this.network, x, this.#output, 0, n);
+      runChunks(this.network, x, this.#output, control, n);
       return this.#output.subarray(0, n * outputSize);
     }
-    const own = shardStart(n, W, 1);
-    const control = this.#control;
-    this.#input.set(
-      x.subarray(own * inputSize, n * inputSize),
-      own * inputSize,
-    );
+    // Any thread may claim any chunk: the workers read every row from here.
+    this.#input.set(x.subarray(0, n * inputSize));
     control[ROWS] = n;
     const gen = ++this.#generation;
     Atomics.store(control, GEN, gen);
     Atomics.notify(control, GEN);
     let error: unknown;
     try {
-      forwardRows(this.network, x, this.#output, 0, own);
+      runChunks(this.network, x, this.#output, control, n);
     } catch (e) {
       error = e;
     }
