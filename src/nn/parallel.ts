@@ -668,12 +668,37 @@ export function canSleepHere(): boolean {
 const WORKER_START_MS = 60_000;
 
 /**
+ * Starts workers 1..count from `url` and waits until each has answered
+ * `{ ready: k }` to its message `initFor(k)`. When one fails (or
+ * {@link WORKER_START_MS} pass), terminates them all and returns no threads
+ * and the error: the caller then computes everything on its own thread.
+ * Shared by the trainer and parallel_predict.ts.
+ */
+export async function startWorkersOrNone(
+  url: string | URL,
+  count: number,
+  initFor: (index: number) => unknown,
+): Promise<{ threads: Worker[]; error?: Error }> {
+  const threads: Worker[] = [];
+  try {
+    await startWorkers(threads, url, count, initFor);
+    return { threads };
+  } catch (error) {
+    for (const worker of threads) worker.terminate();
+    return {
+      threads: [],
+      error: error instanceof Error ? error : new Error(String(error)),
+    };
+  }
+}
+
+/**
  * Starts workers 1..count from `url` (pushed onto `threads` as they are
  * created), sends worker k the message `initFor(k)`, and resolves when each
  * has answered `{ ready: k }`; rejects on the first error or after
- * {@link WORKER_START_MS}. Shared by the trainer and parallel_predict.ts.
+ * {@link WORKER_START_MS}.
  */
-export async function startWorkers(
+async function startWorkers(
   threads: Worker[],
   url: string | URL,
   count: number,
@@ -854,32 +879,22 @@ export class ParallelTrainer {
     const shards = [
       new Shard(network, 0, buffers, layout, shardOptions, true),
     ];
-    const threads: Worker[] = [];
-    let workerError: Error | undefined;
-    if (useWorkers) {
-      try {
-        await startWorkers(
-          threads,
-          options.workerUrl ??
-            new URL("./parallel_worker.ts", import.meta.url),
-          workers - 1,
-          (index): WorkerInit => ({
-            buffers,
-            layout,
-            index,
-            architecture: network.architecture,
-            cost: options.cost,
-            optimizer: options.optimizer,
-            hasDropout,
-          }),
-        );
-      } catch (error) {
-        // Same results without them: fall back to the single-thread path.
-        for (const worker of threads) worker.terminate();
-        threads.length = 0;
-        workerError = error instanceof Error ? error : new Error(String(error));
-      }
-    }
+    // Without workers, the same shards run in turn on this thread.
+    const { threads, error: workerError } = useWorkers
+      ? await startWorkersOrNone(
+        options.workerUrl ?? new URL("./parallel_worker.ts", import.meta.url),
+        workers - 1,
+        (index): WorkerInit => ({
+          buffers,
+          layout,
+          index,
+          architecture: network.architecture,
+          cost: options.cost,
+          optimizer: options.optimizer,
+          hasDropout,
+        }),
+      )
+      : { threads: [], error: undefined };
     if (threads.length === 0) {
       for (let t = 1; t < workers; t++) {
         const random = hasDropout ? createRandom(0) : undefined;

@@ -41,7 +41,7 @@ import {
   arrive,
   awaitAtLeast,
   canSleepHere,
-  startWorkers,
+  startWorkersOrNone,
   workersAvailable,
   type WorkerScope,
 } from "./parallel.ts";
@@ -98,7 +98,7 @@ export interface PredictWorkerInit {
   architecture: Architecture;
   /** Float64: every parameter of the network, in `network.params` order. */
   params: SharedArrayBuffer;
-  /** Float64 [maxRows × inputSize]: the rows of threads ≥ 1. */
+  /** Float64 [maxRows × inputSize]: the batch, copied by thread 0. */
   input: SharedArrayBuffer;
   /** Float64 [maxRows × outputSize]. */
   output: SharedArrayBuffer;
@@ -270,33 +270,24 @@ export class ParallelPredictor {
       output: new Buffer(maxRows * network.outputSize * 8),
       control: new Buffer(CONTROL_SIZE * 4),
     };
-    const threads: Worker[] = [];
-    let workerError: Error | undefined;
-    if (useWorkers) {
-      copyParams(network, new Float64Array(buffers.params));
-      try {
-        await startWorkers(
-          threads,
-          options.workerUrl ??
-            new URL("./parallel_predict_worker.ts", import.meta.url),
-          workers - 1,
-          (index): PredictWorkerInit => ({
-            index,
-            workers,
-            architecture: network.architecture,
-            params: buffers.params as SharedArrayBuffer,
-            input: buffers.input as SharedArrayBuffer,
-            output: buffers.output as SharedArrayBuffer,
-            control: buffers.control as SharedArrayBuffer,
-          }),
-        );
-      } catch (error) {
-        // Same results without them: this thread computes every row.
-        for (const worker of threads) worker.terminate();
-        threads.length = 0;
-        workerError = error instanceof Error ? error : new Error(String(error));
-      }
-    }
+    if (useWorkers) copyParams(network, new Float64Array(buffers.params));
+    // Without workers, this thread computes every chunk, with the same results.
+    const { threads, error: workerError } = useWorkers
+      ? await startWorkersOrNone(
+        options.workerUrl ??
+          new URL("./parallel_predict_worker.ts", import.meta.url),
+        workers - 1,
+        (index): PredictWorkerInit => ({
+          index,
+          workers,
+          architecture: network.architecture,
+          params: buffers.params as SharedArrayBuffer,
+          input: buffers.input as SharedArrayBuffer,
+          output: buffers.output as SharedArrayBuffer,
+          control: buffers.control as SharedArrayBuffer,
+        }),
+      )
+      : { threads: [], error: undefined };
     return new ParallelPredictor(
       network,
       workers,
