@@ -30,6 +30,7 @@
 
 import { parseArgs } from "@std/cli";
 import { join } from "@std/path";
+import { digitBody } from "./_server_bench.ts";
 import {
   mib,
   type ProcessMemory,
@@ -171,17 +172,6 @@ async function wrk(
     throw new Error(`wrk failed: ${new TextDecoder().decode(out.stderr)}`);
   }
   return parseWrk(new TextDecoder().decode(out.stdout));
-}
-
-/** One real MNIST test digit as the page sends it (3 decimals), as a JSON body. */
-export async function digitBody(): Promise<string> {
-  const { loadMnistSplit } = await import("../data/mnist_package.ts");
-  const { test } = loadMnistSplit({ trainCount: 8000, testCount: 2000 });
-  const pixels = Array.from(
-    test.images.subarray(0, 784),
-    (v) => Math.round(v * 1000) / 1000,
-  );
-  return JSON.stringify({ pixels });
 }
 
 /** Measures every level; the server is stopped at the end. */
