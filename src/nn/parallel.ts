@@ -29,10 +29,10 @@
  *
  * Two things keep a step short (each measured, see the README):
  *
- * - Each thread copies its own rows from a shared copy of the training set
- *   (step 1), so a row lands in the cache of the core that reads it. With
- *   augmentation, thread 0 copies and augments every row before step 1,
- *   since the augmentation's random draws must follow the batch order.
+ * - Each thread copies its own rows of the training set (step 1; a shared
+ *   copy of the set on Web Workers), so a row lands in the cache of the
+ *   core that reads it. With augmentation, thread 0 augments every row
+ *   before step 1, since the random draws must follow the batch order.
  * - For gd/sgd without weight decay, step 3 skips the rows of a dense first
  *   layer's w whose input was 0 in every shard's rows (MNIST's border: ~40%
  *   of the pixels in a batch of 32): their gradient is exactly 0, so
@@ -60,6 +60,7 @@ import { Optimizer, type OptimizerOptions } from "./optimizer.ts";
 import { createRandom, type Random, shuffleInPlace } from "./random.ts";
 import { learningRateAt, type ScheduleProgress } from "./schedule.ts";
 import {
+  type Augment,
   type BatchResult,
   Trainer,
   type TrainerOptions,
@@ -190,22 +191,20 @@ export interface SharedBuffers {
   active: ArrayBufferLike;
   /**
    * The training set and the epoch's order, when each shard copies its own
-   * rows of a batch (Web Workers, no augmentation): a row written by the
-   * thread that reads it stays in that core's cache, where rows copied by
-   * thread 0 for another thread would cross between cores every step.
+   * rows of a batch (no augmentation): a row written by the thread that
+   * reads it stays in that core's cache, where rows copied by thread 0 for
+   * another thread would cross between cores every step.
    */
-  dataset?: SharedDataset;
+  dataset?: ShardDataset;
 }
 
-/** The training set in shared memory, for shards that gather their own rows. */
-export interface SharedDataset {
-  /** Float32 images, [count × inputSize]. */
-  images: ArrayBufferLike;
-  /** Uint8 labels, [count]. */
-  labels: ArrayBufferLike;
-  /** Uint32: the epoch's order of the examples (shuffled by thread 0). */
-  order: ArrayBufferLike;
-  shape: number[];
+/**
+ * The training set as the shards read it: views of a shared copy for Web
+ * Workers, the dataset's own arrays on the single-thread path.
+ */
+export interface ShardDataset extends Dataset {
+  /** The epoch's order of the examples (shuffled by thread 0). */
+  order: Uint32Array;
 }
 
 /** Inputs of the network's first layer when it is dense (its rows can be skipped), else 0. */
@@ -214,14 +213,23 @@ function activityWidth(network: Network): number {
   return first instanceof DenseLayer ? first.nIn : 0;
 }
 
-/** Copies `data` into shared memory for {@link SharedDataset}. */
-function shareDataset(data: Dataset): SharedDataset {
-  const images = new SharedArrayBuffer(data.images.length * 4);
-  new Float32Array(images).set(data.images);
-  const labels = new SharedArrayBuffer(data.count);
-  new Uint8Array(labels).set(data.labels.subarray(0, data.count));
-  const order = new SharedArrayBuffer(data.count * 4);
-  return { images, labels, order, shape: [...data.shape] };
+/**
+ * `data` and an order for the shards: copied into shared memory when they
+ * run on Web Workers (`shared`), else the dataset's own arrays.
+ */
+function shardDataset(data: Dataset, shared: boolean): ShardDataset {
+  const { count, shape } = data;
+  if (!shared) {
+    return { ...data, shape: [...shape], order: new Uint32Array(count) };
+  }
+  const images = new Float32Array(
+    new SharedArrayBuffer(data.images.length * 4),
+  );
+  images.set(data.images);
+  const labels = new Uint8Array(new SharedArrayBuffer(count));
+  labels.set(data.labels.subarray(0, count));
+  const order = new Uint32Array(new SharedArrayBuffer(count * 4));
+  return { images, labels, count, shape: [...shape], order };
 }
 
 /** The first row of shard t when a batch of n rows is split W ways; shard t ends where t + 1 starts. */
@@ -251,7 +259,7 @@ export class Shard {
   #control: Int32Array;
   #x: Float64Array;
   #labels: Uint8Array;
-  /** The shared training set and order when this shard gathers its own rows. */
+  /** The training set and the epoch's order when this shard copies its own rows (no augmentation). */
   #data?: { images: Float32Array[]; labels: Uint8Array; order: Uint32Array };
   /** Gradient slots 0..W−1, each [P]. */
   #slots: Float64Array[];
@@ -307,17 +315,11 @@ export class Shard {
       (index + 1) * shardRows,
     );
     if (buffers.dataset) {
-      const { images, labels, order, shape } = buffers.dataset;
-      const data: Dataset = {
-        images: new Float32Array(images),
-        labels: new Uint8Array(labels),
-        count: labels.byteLength,
-        shape,
-      };
+      const data = buffers.dataset;
       this.#data = {
         images: imageViews(data),
         labels: data.labels,
-        order: new Uint32Array(order),
+        order: data.order,
       };
     }
     this.#slots = Array.from(
@@ -788,9 +790,7 @@ export class ParallelTrainer {
   #control: Int32Array;
   #labels: Uint8Array;
   #order: Uint32Array;
-  /** True when the shards gather their own rows (see {@link SharedBuffers.dataset}). */
-  #sharedData: boolean;
-  /** One view per training image, for copying batches on this thread. */
+  /** One view per training image, for augmenting batches on this thread. */
   #images: Float32Array[];
   #batchSize: number;
   #lossSum = 0;
@@ -823,11 +823,8 @@ export class ParallelTrainer {
     this.#labels = new Uint8Array(buffers.labels);
     this.#batchSize = Math.min(options.batchSize, data.count);
     this.batchesPerEpoch = Math.ceil(data.count / this.#batchSize);
-    this.#sharedData = buffers.dataset !== undefined;
     this.#images = imageViews(data);
-    this.#order = buffers.dataset
-      ? new Uint32Array(buffers.dataset.order)
-      : new Uint32Array(data.count);
+    this.#order = buffers.dataset?.order ?? new Uint32Array(data.count);
     for (let i = 0; i < data.count; i++) this.#order[i] = i;
     this.#canSleep = this.parallel && canSleepHere();
     this.#hasDropout = network.layers.some((l) => l.spec.type === "dropout");
@@ -872,7 +869,7 @@ export class ParallelTrainer {
       active: new Buffer(workers * activityWidth(network)),
       // Augmentation draws from the run's generator row by row, so thread 0
       // keeps gathering (and augmenting) every row when there is any.
-      dataset: useWorkers && !options.augment ? shareDataset(data) : undefined,
+      dataset: options.augment ? undefined : shardDataset(data, useWorkers),
     };
     const hasDropout = network.layers.some((l) => l.spec.type === "dropout");
     const shardOptions = { cost: options.cost, optimizer: options.optimizer };
@@ -964,8 +961,9 @@ export class ParallelTrainer {
     }
     const start = this.batch * this.#batchSize;
     const n = Math.min(this.#batchSize, this.data.count - start);
-    if (this.#sharedData) this.#control[START] = start;
-    else this.#gather(start, n);
+    if (this.options.augment) {
+      this.#augmentBatch(this.options.augment, start, n);
+    } else this.#control[START] = start; // each shard copies its own rows
     const progress = this.#progress; // reused: no object per step
     progress.done = this.steps;
     progress.total = this.totalSteps;
@@ -1015,10 +1013,10 @@ export class ParallelTrainer {
     return result;
   }
 
-  /** Copies (or augments) batch rows into their shards' regions. */
-  #gather(start: number, n: number): void {
+  /** Augments the batch's rows into their shards' regions, in batch order. */
+  #augmentBatch(augment: Augment, start: number, n: number): void {
     const { data } = this;
-    const { augment, random } = this.options;
+    const { random } = this.options;
     const { workers: W, shardRows, inputSize: size, x } = this.#layout;
     const values = this.#values, images = this.#images;
     for (let t = 0; t < W; t++) {
@@ -1027,8 +1025,7 @@ export class ParallelTrainer {
         const i = this.#order[start + r];
         const row = t * shardRows + r - s;
         const o = x + row * size;
-        if (augment) augment(values, o, images[i], random);
-        else values.set(images[i], o);
+        augment(values, o, images[i], random);
         this.#labels[row] = data.labels[i];
       }
     }
